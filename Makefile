@@ -1,0 +1,44 @@
+# XCloud: `make run` starts the whole stack, `make test` runs every test. Both set up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch is only needed to build models; 2.13.0 has a local CPU wheel on the CI machines.
+TORCH_SPEC ?= torch==2.13.0
+PROTOS := $(wildcard protos/xcloud/v1/*.proto)
+GENERATED := $(patsubst protos/%.proto,%_pb2.py,$(PROTOS))
+PYTEST_ARGS ?=
+
+.PHONY: setup proto models run test bench lint clean-models
+
+setup: $(VENV)/.installed proto models
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[build,dev]"
+	touch $@
+
+proto: $(VENV)/.installed $(GENERATED)
+
+xcloud/v1/%_pb2.py: protos/xcloud/v1/%.proto $(VENV)/.installed
+	$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. $<
+
+models: $(VENV)/.installed proto
+	$(PY) -m models.build
+
+run: setup
+	$(PY) -m xcloud.launcher
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m benchmarks.run
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check services gateway models xcloud tests benchmarks
+
+clean-models:
+	rm -rf models/repository/*/

@@ -1,0 +1,1 @@
+"""The shared serving runtime: the only code every XCloud service imports."""

@@ -1,0 +1,68 @@
+"""Server interceptor: request id, logging, metrics, and the error-to-status mapping."""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import grpc
+
+from services.runtime import metrics
+from services.runtime.errors import XCloudError
+
+log = logging.getLogger(__name__)
+REQUEST_ID_KEY = "x-request-id"
+
+
+def request_id_of(context: grpc.aio.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == REQUEST_ID_KEY:
+            return str(value)[:64]
+    return uuid.uuid4().hex[:16]
+
+
+class ServingInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps every unary RPC of the XCloud services (grpc.* infrastructure RPCs pass through)."""
+
+    def __init__(self, service: str):
+        self._service = service
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or handler.unary_unary is None or method.startswith("/grpc."):
+            return handler
+        wrapped = self._wrap(handler.unary_unary, method.rsplit("/", 1)[-1])
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _wrap(self, behaviour, method: str):
+        service = self._service
+
+        async def handle(request, context: grpc.aio.ServicerContext):
+            request_id = request_id_of(context)
+            await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
+            code, start = grpc.StatusCode.OK, time.perf_counter()
+            metrics.RPC_INFLIGHT.labels(service).inc()
+            try:
+                return await behaviour(request, context)
+            except XCloudError as exc:
+                code = exc.code
+                log.info("%s %s -> %s: %s", request_id, method, code.name, exc.message)
+                await context.abort(code, exc.message)
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("%s %s failed", request_id, method)
+                await context.abort(code, f"internal error (request id {request_id})")
+            finally:
+                metrics.RPC_INFLIGHT.labels(service).dec()
+                metrics.RPC_LATENCY.labels(service, method).observe(time.perf_counter() - start)
+                metrics.RPC_REQUESTS.labels(service, method, code.name).inc()
+
+        return handle

@@ -1,0 +1,47 @@
+"""Settings common to every service; each service subclasses with its own env prefix."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServiceSettings(BaseSettings):
+    """Read from the environment (prefix per service, e.g. ``XCLOUD_FACE_DETECTION_PORT``)."""
+
+    model_config = SettingsConfigDict(env_prefix="XCLOUD_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface the gRPC server binds to.")
+    port: int = Field(0, description="gRPC port; 0 picks a free one (tests).")
+    metrics_port: int | None = Field(
+        None, description="Prometheus /metrics port; None disables, 0 picks a free one."
+    )
+    model_repository: Path = Field(
+        REPO_ROOT / "models" / "repository",
+        description="Folder of <model>/<version>/{model.onnx, model.json}.",
+    )
+    providers: list[str] = Field(
+        ["CPUExecutionProvider"],
+        description="onnxruntime execution providers in order of preference, e.g. "
+        '["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"].',
+    )
+    intra_op_threads: int = Field(0, description="onnxruntime threads per session; 0 = default.")
+    max_batch_size: int = Field(16, description="Largest batch the dynamic batcher forms.")
+    max_batch_delay_ms: float = Field(
+        2.0, description="How long the batcher waits for a batch to fill once one request is in."
+    )
+    max_queue_size: int = Field(
+        256, description="Requests waiting per model before new ones are refused (RESOURCE_EXHAUSTED)."
+    )
+    inference_threads: int = Field(2, description="Executor threads running inference.")
+    batching: bool = Field(True, description="Dynamic batching on (True) or one request a run.")
+    max_image_bytes: int = Field(20 * 1024 * 1024, description="Largest encoded image accepted.")
+    max_image_pixels: int = Field(40_000_000, description="Largest decoded image (width*height).")
+    max_message_bytes: int = Field(32 * 1024 * 1024, description="Largest gRPC message accepted.")
+    drain_seconds: float = Field(
+        5.0, description="On SIGTERM: time in-flight calls get to finish after readiness flips."
+    )
+    log_level: str = Field("INFO", description="Python logging level.")

@@ -1,0 +1,71 @@
+from xcloud.v1 import common_pb2 as _common_pb2
+from xcloud.v1 import face_detection_pb2 as _face_detection_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AnalyzeOptions(_message.Message):
+    __slots__ = ("detection", "no_cache")
+    DETECTION_FIELD_NUMBER: _ClassVar[int]
+    NO_CACHE_FIELD_NUMBER: _ClassVar[int]
+    detection: _face_detection_pb2.DetectOptions
+    no_cache: bool
+    def __init__(self, detection: _Optional[_Union[_face_detection_pb2.DetectOptions, _Mapping]] = ..., no_cache: _Optional[bool] = ...) -> None: ...
+
+class AnalyzeRequest(_message.Message):
+    __slots__ = ("image", "tasks", "options")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    image: _common_pb2.Image
+    tasks: _containers.RepeatedScalarFieldContainer[str]
+    options: AnalyzeOptions
+    def __init__(self, image: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., tasks: _Optional[_Iterable[str]] = ..., options: _Optional[_Union[AnalyzeOptions, _Mapping]] = ...) -> None: ...
+
+class FaceAnalysis(_message.Message):
+    __slots__ = ("face",)
+    FACE_FIELD_NUMBER: _ClassVar[int]
+    face: _common_pb2.Face
+    def __init__(self, face: _Optional[_Union[_common_pb2.Face, _Mapping]] = ...) -> None: ...
+
+class AnalyzeResponse(_message.Message):
+    __slots__ = ("faces", "statuses", "image_width", "image_height", "request_id")
+    FACES_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    faces: _containers.RepeatedCompositeFieldContainer[FaceAnalysis]
+    statuses: _containers.RepeatedCompositeFieldContainer[_common_pb2.TaskStatus]
+    image_width: int
+    image_height: int
+    request_id: str
+    def __init__(self, faces: _Optional[_Iterable[_Union[FaceAnalysis, _Mapping]]] = ..., statuses: _Optional[_Iterable[_Union[_common_pb2.TaskStatus, _Mapping]]] = ..., image_width: _Optional[int] = ..., image_height: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class Backend(_message.Message):
+    __slots__ = ("name", "address", "metrics_url", "tasks")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_URL_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    address: str
+    metrics_url: str
+    tasks: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., metrics_url: _Optional[str] = ..., tasks: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListBackendsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListBackendsResponse(_message.Message):
+    __slots__ = ("backends", "metrics_url")
+    BACKENDS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_URL_FIELD_NUMBER: _ClassVar[int]
+    backends: _containers.RepeatedCompositeFieldContainer[Backend]
+    metrics_url: str
+    def __init__(self, backends: _Optional[_Iterable[_Union[Backend, _Mapping]]] = ..., metrics_url: _Optional[str] = ...) -> None: ...
