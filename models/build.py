@@ -1,0 +1,85 @@
+"""Build the model repository: ``python -m models.build [--force] [--repository DIR] [NAME ...]``.
+
+Every served model registers one entry in ``BUILDERS``; a model whose folder already holds a
+``model.onnx`` matching the sha256 in its ``model.json`` is skipped unless ``--force``. Each
+model is built in a hidden temporary folder and moved into place only once its export has been
+verified, so a failed build never leaves a half-written model that a service would load.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from models import modelcard
+from models.mtcnn import export as mtcnn_export
+
+REPOSITORY = Path(__file__).resolve().parent / "repository"
+
+
+class ModelBuilder(NamedTuple):
+    name: str
+    version: str
+    build: Callable[[Path], dict[str, Any]]  # writes model.onnx into the folder, returns the card
+
+
+BUILDERS: list[ModelBuilder] = [
+    ModelBuilder(spec.model, "1", functools.partial(mtcnn_export.build, kind))
+    for kind, spec in mtcnn_export.SPECS.items()
+]
+
+
+def build_one(builder: ModelBuilder, repository: Path = REPOSITORY, force: bool = False) -> str:
+    """Build one model if needed; returns "built" or "present"."""
+    target = repository / builder.name / builder.version
+    if not force and modelcard.is_current(target):
+        return "present"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{builder.version}-", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the served folder should not be
+    try:
+        card = builder.build(staging)
+        modelcard.write_card(staging, card, producer="models.build")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return "built"
+
+
+def build_all(
+    names: Iterable[str] = (), repository: Path = REPOSITORY, force: bool = False,
+    log: Callable[[str], None] = print,
+) -> None:
+    wanted = set(names)
+    unknown = wanted - {b.name for b in BUILDERS}
+    if unknown:
+        raise SystemExit(f"unknown model(s): {', '.join(sorted(unknown))}")
+    for builder in BUILDERS:
+        if wanted and builder.name not in wanted:
+            continue
+        start = time.perf_counter()
+        outcome = build_one(builder, repository, force)
+        where = repository / builder.name / builder.version
+        log(f"{builder.name:<24} {outcome:<8} {time.perf_counter() - start:6.1f}s  {where}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="models to build (default: all)")
+    parser.add_argument("--force", action="store_true", help="rebuild models already present")
+    parser.add_argument("--repository", type=Path, default=REPOSITORY, help="output root")
+    args = parser.parse_args(argv)
+    build_all(args.names, args.repository, args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluation of served models on real labelled data (``xcloud eval NAME``)."""

@@ -1,0 +1,134 @@
+"""Transport-free face detection: bytes or pixels in, faces (box, score, landmarks, crop) out."""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from services.face_detection.mtcnn import MtcnnDetector, MtcnnParams
+from services.face_detection.settings import FaceDetectionSettings
+from services.runtime.alignment import align_face
+from services.runtime.errors import InvalidInput, ModelNotInstalled
+from services.runtime.imaging import ImageLimits, decode_image
+from services.runtime.metrics import timed_stage
+from services.runtime.pool import ModelPool
+
+MTCNN_PARTS = ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet")
+DETECTORS = {"mtcnn": MTCNN_PARTS}
+MIN_FACE_RANGE = (10.0, 10_000.0)  # below 10 px the pyramid would upscale the image many times
+# The detector calls back into the pool several times per image; the caller's deadline rides
+# along in a context variable so the batcher can drop work nobody waits for.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+
+
+@dataclass(frozen=True)
+class DetectParams:
+    """Per-request options; zero means "use the service default"."""
+
+    model: str = ""
+    min_face_size: float = 0.0
+    score_threshold: float = 0.0
+    max_faces: int = 0
+    aligned_size: int = 0
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    box: np.ndarray        # x1, y1, x2, y2 in original-image pixels
+    score: float
+    landmarks: np.ndarray  # (5, 2), subject's left eye, right eye, nose, mouth left, mouth right
+    aligned: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    faces: list[DetectedFace]
+    width: int
+    height: int
+    model: str
+    version: str
+
+
+class FaceDetectionHandler:
+    def __init__(self, settings: FaceDetectionSettings, pool: ModelPool):
+        self._settings = settings
+        self._pool = pool
+        self._mtcnn = MtcnnDetector(self._infer)
+        self._limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels)
+
+    async def _infer(self, model: str, rows: np.ndarray) -> list[np.ndarray]:
+        return await self._pool.infer(model, rows, _DEADLINE.get())
+
+    def resolve(self, params: DetectParams) -> DetectParams:
+        """Fill defaults and reject options no detector can honour."""
+        s = self._settings
+        params = replace(
+            params,
+            model=params.model or s.default_model,
+            min_face_size=params.min_face_size or s.min_face_size,
+            score_threshold=params.score_threshold or s.score_threshold,
+            max_faces=params.max_faces or s.max_faces_limit,
+        )
+        _check_options(params, s)
+        return params
+
+    async def detect(self, image: bytes, params: DetectParams, deadline: float | None = None) -> DetectionResult:
+        params = self.resolve(params)
+        self._require_installed(params.model)
+        with timed_stage("preprocess", params.model, self.version(params.model)):
+            rgb = await asyncio.to_thread(decode_image, image, self._limits)
+        return await self.detect_pixels(rgb, params, deadline)
+
+    async def detect_pixels(self, rgb: np.ndarray, params: DetectParams, deadline: float | None = None) -> DetectionResult:
+        """Detect on already-decoded RGB (evaluation and benchmarks enter here)."""
+        params = self.resolve(params)
+        self._require_installed(params.model)
+        token = _DEADLINE.set(deadline)
+        try:
+            found = await self._mtcnn.detect(rgb, _mtcnn_params(params))
+        finally:
+            _DEADLINE.reset(token)
+        with timed_stage("postprocess", params.model, self.version(params.model)):
+            faces = [_to_face(rgb, d, params.aligned_size) for d in found]
+        height, width = rgb.shape[:2]
+        return DetectionResult(faces, width, height, params.model, self.version(params.model))
+
+    def version(self, detector: str) -> str:
+        versions = {self._pool.model(part).version for part in DETECTORS[detector]}
+        return "+".join(sorted(versions))
+
+    def _require_installed(self, detector: str) -> None:
+        missing = [p for p in DETECTORS[detector] if p not in self._pool.models]
+        if missing:
+            raise ModelNotInstalled(
+                f"detector {detector} is not installed (missing {', '.join(missing)}); build it with `make models`"
+            )
+
+
+def _check_options(params: DetectParams, settings: FaceDetectionSettings) -> None:
+    if params.model not in DETECTORS:
+        raise InvalidInput(f"unknown detector {params.model!r}; choose one of {sorted(DETECTORS)}")
+    low, high = MIN_FACE_RANGE
+    if not low <= params.min_face_size <= high:
+        raise InvalidInput(f"min_face_size must be between {low:g} and {high:g} pixels")
+    if not 0.0 <= params.score_threshold <= 1.0:
+        raise InvalidInput("score_threshold must be between 0 and 1")
+    if params.max_faces < 0:
+        raise InvalidInput("max_faces must not be negative")
+    if not 0 <= params.aligned_size <= settings.max_aligned_size:
+        raise InvalidInput(f"aligned_size must be between 0 and {settings.max_aligned_size}")
+
+
+def _mtcnn_params(params: DetectParams) -> MtcnnParams:
+    return MtcnnParams(
+        min_face_size=params.min_face_size,
+        score_threshold=params.score_threshold,
+        max_faces=params.max_faces,
+    )
+
+
+def _to_face(rgb: np.ndarray, detection, aligned_size: int) -> DetectedFace:
+    aligned = align_face(rgb, detection.landmarks, aligned_size) if aligned_size else None
+    return DetectedFace(detection.box, float(detection.score), detection.landmarks, aligned)

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.runtime.settings import ServiceSettings
+
+
+class FaceDetectionSettings(ServiceSettings):
+    """Environment prefix ``XCLOUD_FACE_DETECTION_`` (e.g. ``XCLOUD_FACE_DETECTION_PORT``)."""
+
+    model_config = SettingsConfigDict(env_prefix="XCLOUD_FACE_DETECTION_", extra="ignore")
+
+    port: int = Field(50052, description="gRPC port; 0 picks a free one.")
+    metrics_port: int | None = Field(9152, description="Prometheus port; None disables, 0 = any.")
+    default_model: str = Field("mtcnn", description="Detector used when a request names none.")
+    min_face_size: float = Field(20.0, description="Default smallest face side, in pixels.")
+    score_threshold: float = Field(
+        0.9, description="Default final score a face needs (O-Net probability for MTCNN)."
+    )
+    max_aligned_size: int = Field(512, description="Largest aligned crop side a caller may ask for.")
+    max_faces_limit: int = Field(1000, description="Upper bound on faces returned per image.")
