@@ -1,6 +1,7 @@
 """Server interceptor: request id, logging, metrics, and the error-to-status mapping."""
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 import uuid
@@ -12,9 +13,15 @@ from services.runtime.errors import XCloudError
 
 log = logging.getLogger(__name__)
 REQUEST_ID_KEY = "x-request-id"
+# The id of the call being handled, so that handlers (the gateway's reply, log lines) use the
+# same id the interceptor logged and echoed, even when the caller sent none.
+_CURRENT_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 
 def request_id_of(context: grpc.aio.ServicerContext) -> str:
+    current = _CURRENT_ID.get()
+    if current is not None:
+        return current
     for key, value in context.invocation_metadata() or ():
         if key == REQUEST_ID_KEY:
             return str(value)[:64]
@@ -44,6 +51,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
 
         async def handle(request, context: grpc.aio.ServicerContext):
             request_id = request_id_of(context)
+            token = _CURRENT_ID.set(request_id)
             await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
             code, start = grpc.StatusCode.OK, time.perf_counter()
             metrics.RPC_INFLIGHT.labels(service).inc()
@@ -61,6 +69,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
                 log.exception("%s %s failed", request_id, method)
                 await context.abort(code, f"internal error (request id {request_id})")
             finally:
+                _CURRENT_ID.reset(token)
                 metrics.RPC_INFLIGHT.labels(service).dec()
                 metrics.RPC_LATENCY.labels(service, method).observe(time.perf_counter() - start)
                 metrics.RPC_REQUESTS.labels(service, method, code.name).inc()

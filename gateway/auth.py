@@ -1,0 +1,44 @@
+"""Optional static API keys: "authorization: Bearer KEY" or "x-api-key: KEY" metadata."""
+from __future__ import annotations
+
+import hmac
+
+import grpc
+
+from services.runtime.errors import XCloudError
+
+
+class Unauthenticated(XCloudError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+def presented_key(metadata) -> str | None:
+    for key, value in metadata or ():
+        if key == "x-api-key":
+            return str(value)
+        if key == "authorization" and str(value).lower().startswith("bearer "):
+            return str(value)[len("bearer "):].strip()
+    return None
+
+
+class ApiKeys:
+    def __init__(self, keys: list[str]):
+        self._keys = [k.encode() for k in keys if k]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._keys)
+
+    def check(self, context: grpc.aio.ServicerContext) -> None:
+        """Raise UNAUTHENTICATED unless keys are off or the call carries a known one."""
+        if not self._keys:
+            return
+        presented = presented_key(context.invocation_metadata())
+        if presented is None:
+            raise Unauthenticated(
+                'missing API key: send "authorization: Bearer KEY" or "x-api-key: KEY"'
+            )
+        # Compared against every key in constant time so timing tells nothing about them.
+        matches = [hmac.compare_digest(presented.encode(), key) for key in self._keys]
+        if not any(matches):
+            raise Unauthenticated("invalid API key")

@@ -1,0 +1,47 @@
+"""Thin gRPC servicer of the gateway: auth, then the transport-free orchestration."""
+from __future__ import annotations
+
+import grpc
+
+from gateway.analyze import Analyzer
+from gateway.auth import ApiKeys
+from gateway.clients import Backends, Deadline
+from gateway.converters import backend_to_proto, merged_models
+from gateway.settings import GatewaySettings
+from gateway.tasks import TaskRegistry
+from services.runtime.interceptors import REQUEST_ID_KEY, request_id_of
+from xcloud.v1 import gateway_pb2, gateway_pb2_grpc
+
+
+def deadline_of(context: grpc.aio.ServicerContext) -> Deadline:
+    return Deadline.after(context.time_remaining())
+
+
+class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
+    def __init__(self, settings: GatewaySettings, analyzer: Analyzer, backends: Backends,
+                 registry: TaskRegistry):
+        self._settings = settings
+        self._analyzer = analyzer
+        self._backends = backends
+        self._registry = registry
+        self._keys = ApiKeys(settings.api_keys)
+
+    async def Analyze(self, request, context):
+        self._keys.check(context)
+        return await self._analyzer.analyze(request, deadline_of(context), request_id_of(context))
+
+    async def ListModels(self, request, context):
+        self._keys.check(context)
+        metadata = ((REQUEST_ID_KEY, request_id_of(context)),)
+        listings = await self._backends.list_models(deadline_of(context), metadata)
+        return merged_models(listings)
+
+    async def ListBackends(self, request, context):
+        self._keys.check(context)
+        backends = [
+            backend_to_proto(name, backend, self._registry.for_backend(name))
+            for name, backend in self._settings.backends.items()
+        ]
+        return gateway_pb2.ListBackendsResponse(
+            backends=backends, metrics_url=self._settings.own_metrics_url()
+        )

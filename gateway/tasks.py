@@ -1,0 +1,148 @@
+"""The task registry: which backend serves each task and how its answer joins the response.
+
+Adding a task is one ``TaskSpec`` in ``default_registry`` plus its field in gateway.proto, e.g.
+
+    TaskSpec("attributes", "face_attributes", Scope.PER_FACE,
+             call=unary("/xcloud.v1.FaceAttributes/Predict", _attributes_request,
+                        face_attributes_pb2.PredictResponse),
+             merge=into_field("attributes"), aligned_size=224,
+             options_key=options_field("attributes"))
+
+The orchestration (gateway/analyze.py) knows only the three scopes, never a task by name.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+
+from gateway.clients import BackendClient, Deadline, Metadata
+from services.runtime.errors import InvalidInput
+from xcloud.v1 import common_pb2, face_detection_pb2, gateway_pb2
+
+AnalyzeOptions = gateway_pb2.AnalyzeOptions
+# (client, payload, options, deadline, metadata) -> backend response. The payload is the
+# encoded Image for DETECTION and WHOLE_IMAGE tasks, the aligned crop RawImage for PER_FACE.
+Call = Callable[[BackendClient, Message, AnalyzeOptions, Deadline, Metadata], Awaitable[Message]]
+# (target, backend response): target is the FaceAnalysis of one face for PER_FACE tasks and
+# the AnalyzeResponse for WHOLE_IMAGE tasks.
+Merge = Callable[[Message, Message], None]
+OptionsKey = Callable[[AnalyzeOptions], bytes]
+
+
+class Scope(enum.Enum):
+    DETECTION = "detection"      # finds the faces; runs at most once per request
+    WHOLE_IMAGE = "whole_image"  # takes the encoded image; runs in parallel with detection
+    PER_FACE = "per_face"        # takes one face's aligned crop; fans out after detection
+
+
+def no_options(options: AnalyzeOptions) -> bytes:
+    return b""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    backend: str             # key of GatewaySettings.backends
+    scope: Scope
+    call: Call
+    merge: Merge | None = None
+    aligned_size: int = 0    # PER_FACE: side of the aligned crop the backend takes
+    options_key: OptionsKey = no_options  # the options that change this task's answer
+
+    def __post_init__(self) -> None:
+        if self.scope is Scope.PER_FACE and self.aligned_size <= 0:
+            raise ValueError(f"per-face task {self.name} must say which aligned_size it takes")
+        if self.scope is not Scope.DETECTION and self.merge is None:
+            raise ValueError(f"task {self.name} must say how its answer is merged")
+
+
+def unary(method: str, build_request: Callable[[Message, AnalyzeOptions], Message],
+          response_type: type[Message]) -> Call:
+    """The usual call: one unary RPC whose request is built from the payload and options."""
+
+    async def call(client: BackendClient, payload: Message, options: AnalyzeOptions,
+                   deadline: Deadline, metadata: Metadata) -> Message:
+        request = build_request(payload, options)
+        return await client.call(method, request, response_type, deadline, metadata)
+
+    return call
+
+
+def into_field(field: str, part: str = "") -> Merge:
+    """Merge the response (or its sub-message ``part``) into ``target.<field>``."""
+
+    def merge(target: Message, response: Message) -> None:
+        getattr(target, field).MergeFrom(getattr(response, part) if part else response)
+
+    return merge
+
+
+def options_field(name: str) -> OptionsKey:
+    """Key on one sub-message of AnalyzeOptions, serialized deterministically."""
+    return lambda options: getattr(options, name).SerializeToString(deterministic=True)
+
+
+def model_of(response: Message) -> common_pb2.ModelInfo:
+    """Backends name their model in a ``model`` field of type ModelInfo; others name none."""
+    model = getattr(response, "model", None)
+    return model if isinstance(model, common_pb2.ModelInfo) else common_pb2.ModelInfo()
+
+
+class TaskRegistry:
+    def __init__(self, specs: Iterable[TaskSpec] = ()):
+        self._specs: dict[str, TaskSpec] = {}
+        for spec in specs:
+            self.register(spec)
+
+    def register(self, spec: TaskSpec) -> None:
+        if spec.name in self._specs:
+            raise ValueError(f"task {spec.name} is already registered")
+        if spec.scope is Scope.DETECTION and self.detection() is not None:
+            raise ValueError("only one task can find the faces")
+        self._specs[spec.name] = spec
+
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def get(self, name: str) -> TaskSpec:
+        return self._specs[name]
+
+    def detection(self) -> TaskSpec | None:
+        return next((s for s in self._specs.values() if s.scope is Scope.DETECTION), None)
+
+    def for_backend(self, backend: str) -> list[str]:
+        return [s.name for s in self._specs.values() if s.backend == backend]
+
+    def resolve(self, requested: Sequence[str], configured: Collection[str]) -> list[TaskSpec]:
+        """Requested tasks in request order without repeats; none = every configured task."""
+        if not requested:
+            return [s for s in self._specs.values() if s.backend in configured]
+        unknown = [name for name in requested if name not in self._specs]
+        if unknown:
+            raise InvalidInput(
+                f"unknown task(s) {', '.join(map(repr, unknown))}; known tasks: "
+                f"{', '.join(self._specs)}"
+            )
+        return [self._specs[name] for name in dict.fromkeys(requested)]
+
+
+def _detect_request(image: Message, options: AnalyzeOptions) -> face_detection_pb2.DetectRequest:
+    return face_detection_pb2.DetectRequest(image=image, options=options.detection)
+
+
+DETECTION = TaskSpec(
+    name="detection",
+    backend="face_detection",
+    scope=Scope.DETECTION,
+    call=unary("/xcloud.v1.FaceDetection/Detect", _detect_request,
+               face_detection_pb2.DetectResponse),
+    options_key=options_field("detection"),
+)
+
+
+def default_registry() -> TaskRegistry:
+    """A fresh registry of every task XCloud has; callers may register more (tests do)."""
+    return TaskRegistry([DETECTION])
