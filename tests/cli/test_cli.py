@@ -1,0 +1,237 @@
+"""The xcloud CLI against a real in-process gateway and face-detection server over gRPC.
+
+The CLI is blocking, the servers run on the test's event loop: every CLI call runs in a
+worker thread (``asyncio.to_thread``) so the loop keeps serving it.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+import types
+
+import pytest
+from google.protobuf import json_format
+from PIL import Image
+
+from services.face_detection.app import FaceDetectionApp
+from services.face_detection.settings import FaceDetectionSettings
+from tests.support.servers import running
+from xcloud.cli import eval as evaluation
+from xcloud.cli import formatting
+from xcloud.cli.main import main
+from xcloud.v1 import common_pb2, gateway_pb2
+
+
+@pytest.fixture(scope="module")
+async def face_detection(detection_models):
+    settings = FaceDetectionSettings(port=0, metrics_port=0)
+    async with running(FaceDetectionApp(settings), settings) as live:
+        yield live
+
+
+def _gateway(backend_address: str, metrics_url: str):
+    app_module = pytest.importorskip("gateway.app", reason="the gateway app is not written yet")
+    from gateway.settings import GatewaySettings
+
+    settings = GatewaySettings(
+        port=0, metrics_port=None, redis_url=None, retries=0,
+        backends={"face_detection": {"address": backend_address, "metrics_url": metrics_url}},
+    )
+    return app_module.GatewayApp(settings), settings
+
+
+@pytest.fixture(scope="module")
+async def gateway(face_detection):
+    app, settings = _gateway(face_detection.address,
+                             f"http://127.0.0.1:{face_detection.metrics_port}/metrics")
+    async with running(app, settings) as live:
+        yield live.address
+
+
+def _dead_address() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.fixture(scope="module")
+async def gateway_with_dead_backend():
+    app, settings = _gateway(_dead_address(), "")
+    async with running(app, settings) as live:
+        yield live.address
+
+
+async def xcloud(capsys, *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def images(tmp_path, astronaut_jpeg):
+    astronaut = tmp_path / "astronaut.jpg"
+    astronaut.write_bytes(astronaut_jpeg)
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (96, 64), (200, 180, 160)).save(blank)
+    return astronaut, blank
+
+
+async def test_json_is_one_canonical_line_per_image_in_input_order(gateway, images, capsys):
+    astronaut, blank = images
+    code, out, err = await xcloud(capsys, "--gateway", gateway, "analyze", "--json",
+                                  str(blank), str(astronaut))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2
+    answers = [json_format.Parse(line, gateway_pb2.AnalyzeResponse()) for line in lines]
+    assert [json_format.MessageToJson(a, indent=None) for a in answers] == lines
+    assert [(a.image_width, a.image_height) for a in answers] == [(96, 64), (512, 512)]
+    assert len(answers[0].faces) == 0 and len(answers[1].faces) == 1
+    assert answers[1].statuses[0].task == "detection"
+    assert answers[1].statuses[0].code == common_pb2.STATUS_CODE_OK
+
+
+async def test_an_unreadable_file_fails_the_run_but_not_the_others(gateway, images, tmp_path,
+                                                                   capsys):
+    missing = tmp_path / "missing.jpg"
+    code, out, err = await xcloud(capsys, "--gateway", gateway, "analyze", "--json",
+                                  str(missing), str(images[0]))
+    assert code == 1
+    assert str(missing) in err and "cannot read" in err
+    assert len(out.splitlines()) == 1
+
+
+async def test_a_grpc_error_is_one_line_without_traceback(gateway, images, capsys):
+    code, out, err = await xcloud(capsys, "analyze", "--gateway", gateway,
+                                  "--tasks", "no_such_task", str(images[0]))
+    assert code == 1 and out == ""
+    assert "INVALID_ARGUMENT" in err and "no_such_task" in err
+    assert "Traceback" not in err
+
+
+async def test_readable_output_has_a_face_table_and_summary(gateway, images, capsys):
+    code, out, err = await xcloud(capsys, "--gateway", gateway, "analyze", str(images[0]))
+    assert code == 0, err
+    assert out.startswith(f"{images[0]}  512x512  1 face")
+    assert "left eye" in out and "mouth right" in out
+    assert "Face 1 · score " in out and " · box (" in out
+
+
+async def test_health_is_zero_when_everything_serves(gateway, capsys):
+    code, out, err = await xcloud(capsys, "--gateway", gateway, "health", "--json")
+    assert code == 0, out + err
+    report = json.loads(out)
+    statuses = {p["process"]: p["status"] for p in report["processes"]}
+    assert statuses == {"gateway": "SERVING", "face_detection": "SERVING"}
+    detection = next(p for p in report["processes"] if p["process"] == "face_detection")
+    assert detection["metrics"] is True
+
+
+async def test_health_table(gateway, capsys):
+    code, out, _ = await xcloud(capsys, "--gateway", gateway, "health")
+    assert code == 0
+    header, _rule, *rows = out.splitlines()
+    assert header.split()[:3] == ["process", "gRPC", "address"]
+    assert any(r.startswith("face_detection") and "SERVING" in r for r in rows)
+
+
+async def test_health_is_one_when_a_backend_is_dead(gateway_with_dead_backend, capsys):
+    code, out, _ = await xcloud(capsys, "--gateway", gateway_with_dead_backend, "--timeout", "2",
+                                "health", "--json")
+    assert code == 1
+    statuses = {p["process"]: p["status"] for p in json.loads(out)["processes"]}
+    assert statuses == {"gateway": "SERVING", "face_detection": "UNREACHABLE"}
+
+
+async def test_health_says_when_the_gateway_is_unreachable(capsys):
+    code, _, err = await xcloud(capsys, "--gateway", _dead_address(), "--timeout", "2", "health")
+    assert code == 1
+    assert "unreachable" in err
+
+
+async def test_models_table_lists_the_detector(gateway, capsys):
+    code, out, err = await xcloud(capsys, "--gateway", gateway, "models")
+    assert code == 0, err
+    header, _rule, *rows = out.splitlines()
+    assert header.split() == ["service", "model", "version", "installed", "summary", "metrics"]
+    onet = next(r for r in rows if "mtcnn_onet" in r)
+    assert onet.split()[:4] == ["face_detection", "mtcnn_onet", "1", "yes"]
+
+
+async def test_models_json_is_canonical(gateway, capsys):
+    code, out, _ = await xcloud(capsys, "--gateway", gateway, "models", "--json")
+    assert code == 0
+    reply = json_format.Parse(out, common_pb2.ListModelsResponse())
+    assert json_format.MessageToJson(reply, indent=None) == out.strip()
+
+
+def test_eval_rejects_unknown_names(capsys):
+    assert main(["eval", "no_such_eval"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown evaluation 'no_such_eval'" in err and "detection" in err
+
+
+def test_eval_says_when_its_module_is_missing(monkeypatch, capsys):
+    monkeypatch.setitem(evaluation.EVALUATIONS, "ghost", "models.evaluation.ghost_eval:main")
+    assert main(["eval", "ghost"]) == 2
+    assert "module models.evaluation.ghost_eval is missing" in capsys.readouterr().err
+
+
+def test_eval_passes_data_json_and_limit(monkeypatch, tmp_path):
+    seen = {}
+    module = types.ModuleType("fake_evaluation")
+    module.main = lambda args: seen.update(vars(args)) or 3
+    monkeypatch.setitem(sys.modules, "fake_evaluation", module)
+    monkeypatch.setitem(evaluation.EVALUATIONS, "fake", "fake_evaluation:main")
+    monkeypatch.setenv("XCLOUD_DATA", str(tmp_path))
+    assert main(["eval", "fake", "--json", "--limit", "5"]) == 3
+    assert (seen["data"], seen["json"], seen["limit"]) == (tmp_path, True, 5)
+
+
+def test_face_summary_takes_parts_from_later_tasks(monkeypatch):
+    face = common_pb2.Face(score=0.987, box=common_pb2.BoundingBox(x_min=10.4, y_min=20.6,
+                                                                   x_max=110, y_max=140))
+    analysis = gateway_pb2.FaceAnalysis(face=face)
+    assert formatting.face_summary(1, analysis) == "Face 1 · score 0.99 · box (10,21)-(110,140)"
+    monkeypatch.setattr(formatting, "FACE_SUMMARY_PARTS",
+                        [*formatting.FACE_SUMMARY_PARTS, lambda a: "age 31", lambda a: None])
+    assert formatting.face_summary(2, analysis).endswith(" · age 31")
+
+
+def test_failed_tasks_get_a_status_line():
+    response = gateway_pb2.AnalyzeResponse(image_width=4, image_height=3, statuses=[
+        common_pb2.TaskStatus(task="detection", code=common_pb2.STATUS_CODE_FAILED_PRECONDITION,
+                              message="model mtcnn_onet is not installed")])
+    text = formatting.analysis_text("x.jpg", response)
+    assert text.splitlines() == [
+        "x.jpg  4x3  0 faces",
+        "  ! detection: FAILED_PRECONDITION: model mtcnn_onet is not installed",
+    ]
+
+
+def test_a_global_option_after_the_command_wins(monkeypatch):
+    from xcloud.cli.main import build_parser
+
+    monkeypatch.setenv("XCLOUD_GATEWAY", "example:1")
+    args = build_parser().parse_args(["--timeout", "3", "models", "--gateway", "h:2"])
+    assert (args.gateway, args.timeout) == ("h:2", 3.0)
+    args = build_parser().parse_args(["models"])
+    assert (args.gateway, args.timeout) == (None, 30.0)  # main() fills in $XCLOUD_GATEWAY
+
+
+
+def test_eval_calls_keyword_style_mains_by_keyword(monkeypatch, tmp_path):
+    seen = {}
+
+    def keyword_main(data=None, as_json=False, limit=None, write_card=True):
+        seen.update(data=data, as_json=as_json, limit=limit)
+
+    module = types.ModuleType("fake_keyword_evaluation")
+    module.main = keyword_main
+    monkeypatch.setitem(sys.modules, "fake_keyword_evaluation", module)
+    monkeypatch.setitem(evaluation.EVALUATIONS, "kw", "fake_keyword_evaluation:main")
+    assert main(["eval", "kw", "--data", str(tmp_path), "--limit", "2"]) == 0
+    assert seen == {"data": str(tmp_path), "as_json": False, "limit": 2}

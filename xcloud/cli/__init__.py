@@ -1,0 +1,1 @@
+"""The ``xcloud`` command line: analyze images, check the stack, list models, run evaluations."""

@@ -1,0 +1,84 @@
+"""xcloud analyze IMAGE...: send each image to the gateway's Analyze and print the answer."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import grpc
+from tqdm import tqdm
+
+from xcloud.cli import formatting
+from xcloud.client import GatewayClient, analyze_request
+
+# Whole-request failures after which the next image cannot fare better.
+FATAL_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAUTHENTICATED,
+               grpc.StatusCode.PERMISSION_DENIED)
+
+
+def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "analyze", parents=parents, help="analyze images through the gateway",
+        description="Analyze images; one answer per image, in input order. Exit code 1 when "
+                    "any image could not be read or analyzed.",
+    )
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    p.add_argument("--tasks", type=_task_list, default=[],
+                   help="comma-separated tasks, e.g. detection (default: every task)")
+    p.add_argument("--json", action="store_true",
+                   help="one line per image: the AnalyzeResponse as canonical protobuf JSON")
+    p.add_argument("--min-face-size", type=float, default=0.0,
+                   help="smallest face side in pixels (default: the service's)")
+    p.add_argument("--score-threshold", type=float, default=0.0,
+                   help="drop faces scoring below this (default: the service's)")
+    p.add_argument("--max-faces", type=int, default=0, help="keep at most N faces (default: all)")
+    p.add_argument("--no-cache", action="store_true", help="do not answer from the result cache")
+    p.set_defaults(run=run)
+
+
+def _task_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    failed = False
+    with GatewayClient(args.gateway, args.timeout) as client:
+        # disable=None: tqdm shows the bar only when stderr is a terminal.
+        bar = tqdm(args.images, file=sys.stderr, unit="image",
+                   disable=True if len(args.images) < 2 else None)
+        for done, path in enumerate(bar, 1):
+            outcome = _analyze_one(client, path, args)
+            failed = failed or outcome is not None
+            if outcome in FATAL_CODES:
+                left = len(args.images) - done
+                _error(f"the gateway at {client.address} cannot serve requests"
+                       + (f"; skipping the {left} remaining image(s)" if left else ""))
+                break
+        bar.close()
+    return 1 if failed else 0
+
+
+def _analyze_one(client: GatewayClient, path: Path, args: argparse.Namespace):
+    """Print the answer for one image; returns None on success, else what went wrong."""
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        _error(f"{path}: cannot read: {exc.strerror or exc}")
+        return "unreadable"
+    request = analyze_request(
+        content, args.tasks, min_face_size=args.min_face_size,
+        score_threshold=args.score_threshold, max_faces=args.max_faces, no_cache=args.no_cache,
+    )
+    try:
+        response = client.analyze(request)
+    except grpc.RpcError as exc:
+        _error(f"{path}: {exc.code().name}: {exc.details()}")
+        return exc.code()
+    text = formatting.to_json_line(response) if args.json else \
+        formatting.analysis_text(str(path), response) + "\n"
+    tqdm.write(text, file=sys.stdout)
+    return None
+
+
+def _error(message: str) -> None:
+    tqdm.write(f"xcloud analyze: error: {message}", file=sys.stderr)

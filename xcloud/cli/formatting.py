@@ -1,0 +1,113 @@
+"""Plain-text rendering of XCloud answers: tables, face lines, status lines.
+
+Per-face tasks extend the one-line face summary by appending a function to
+``FACE_SUMMARY_PARTS``: it gets the ``FaceAnalysis`` and returns its part of the line
+(e.g. ``"age 31"``), or None when its field is absent.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from xcloud.v1 import common_pb2, gateway_pb2
+
+SEPARATOR = " · "
+STATUS_PREFIX = "STATUS_CODE_"
+FacePart = Callable[[gateway_pb2.FaceAnalysis], "str | None"]
+
+
+def to_json_line(message: Message) -> str:
+    """Canonical protobuf JSON of ``message`` on one line."""
+    return json_format.MessageToJson(message, indent=None)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "") -> str:
+    """Left-aligned columns separated by two spaces; the header is underlined."""
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(indent + line for line in lines)
+
+
+def truncate(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def point(p: common_pb2.Point) -> str:
+    return f"({round(p.x)},{round(p.y)})"
+
+
+def box(b: common_pb2.BoundingBox) -> str:
+    return f"({round(b.x_min)},{round(b.y_min)})-({round(b.x_max)},{round(b.y_max)})"
+
+
+def status_name(code: int) -> str:
+    try:
+        return common_pb2.StatusCode.Name(code).removeprefix(STATUS_PREFIX)
+    except ValueError:
+        return str(code)
+
+
+def status_line(status: common_pb2.TaskStatus) -> str:
+    model = f" [{status.model.name} {status.model.version}]".rstrip() if status.model.name else ""
+    message = f": {status.message}" if status.message else ""
+    return f"{status.task}: {status_name(status.code)}{model}{message}"
+
+
+def _score_part(analysis: gateway_pb2.FaceAnalysis) -> str | None:
+    return f"score {analysis.face.score:.2f}" if analysis.HasField("face") else None
+
+
+def _box_part(analysis: gateway_pb2.FaceAnalysis) -> str | None:
+    return f"box {box(analysis.face.box)}" if analysis.face.HasField("box") else None
+
+
+FACE_SUMMARY_PARTS: list[FacePart] = [_score_part, _box_part]
+
+
+def face_summary(index: int, analysis: gateway_pb2.FaceAnalysis) -> str:
+    """``Face 1 · score 0.99 · box (x1,y1)-(x2,y2)`` plus whatever later tasks add."""
+    parts = [f"Face {index}"]
+    parts += [p for p in (part(analysis) for part in FACE_SUMMARY_PARTS) if p]
+    return SEPARATOR.join(parts)
+
+
+LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+FACE_HEADERS = ("#", "box", "score", *(name.replace("_", " ") for name in LANDMARKS))
+
+
+def face_table(faces: Sequence[gateway_pb2.FaceAnalysis], indent: str = "  ") -> str:
+    rows = []
+    for i, analysis in enumerate(faces, 1):
+        face = analysis.face
+        marks = [point(getattr(face.landmarks, n)) if face.HasField("landmarks") else "-"
+                 for n in LANDMARKS]
+        rows.append((i, box(face.box), f"{face.score:.3f}", *marks))
+    return table(FACE_HEADERS, rows, indent)
+
+
+def analysis_text(label: str, response: gateway_pb2.AnalyzeResponse) -> str:
+    """The readable answer for one image: header, failed tasks, face table, face lines."""
+    count = len(response.faces)
+    size = f"{response.image_width}x{response.image_height}  " if response.image_width else ""
+    head = f"{label}  {size}{count} face{'' if count == 1 else 's'}"
+    if response.request_id:
+        head += f"  (request {response.request_id})"
+    lines = [head]
+    lines += [f"  ! {status_line(s)}" for s in response.statuses if s.code != common_pb2.STATUS_CODE_OK]
+    if count:
+        lines.append(face_table(response.faces))
+        lines += [f"  {face_summary(i, f)}" for i, f in enumerate(response.faces, 1)]
+    return "\n".join(lines)
+
+
+def metrics_text(metrics: dict[str, float] | object) -> str:
+    return ", ".join(f"{k}={v:.4g}" for k, v in sorted(dict(metrics).items())) or "-"
+
+
+def yes_no(flag: bool | None) -> str:
+    return "-" if flag is None else ("yes" if flag else "no")

@@ -1,0 +1,92 @@
+"""A small client for the XCloud gateway: one channel, request-id metadata, health checks."""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from xcloud.v1 import common_pb2, face_detection_pb2, gateway_pb2, gateway_pb2_grpc
+
+DEFAULT_GATEWAY = "127.0.0.1:50051"
+GATEWAY_ENV = "XCLOUD_GATEWAY"
+REQUEST_ID_KEY = "x-request-id"  # the servers' interceptor reads it and echoes it back
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+UNREACHABLE = "UNREACHABLE"
+
+
+def default_gateway() -> str:
+    return os.environ.get(GATEWAY_ENV) or DEFAULT_GATEWAY
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def request_metadata(request_id: str | None = None) -> tuple[tuple[str, str], ...]:
+    return ((REQUEST_ID_KEY, request_id or new_request_id()),)
+
+
+def open_channel(address: str) -> grpc.Channel:
+    return grpc.insecure_channel(address, options=[
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ])
+
+
+def analyze_request(image: bytes, tasks: Iterable[str] = (), *, min_face_size: float = 0.0,
+                    score_threshold: float = 0.0, max_faces: int = 0,
+                    no_cache: bool = False) -> gateway_pb2.AnalyzeRequest:
+    """An AnalyzeRequest; zero options mean "the service default"."""
+    detection = face_detection_pb2.DetectOptions(
+        min_face_size=min_face_size, score_threshold=score_threshold, max_faces=max_faces
+    )
+    return gateway_pb2.AnalyzeRequest(
+        image=common_pb2.Image(content=image), tasks=list(tasks),
+        options=gateway_pb2.AnalyzeOptions(detection=detection, no_cache=no_cache),
+    )
+
+
+class GatewayClient:
+    """Blocking calls to the gateway; every call carries an ``x-request-id``."""
+
+    def __init__(self, address: str | None = None, timeout: float = 30.0):
+        self.address = address or default_gateway()
+        self.timeout = timeout
+        self.channel = open_channel(self.address)
+        self.stub = gateway_pb2_grpc.GatewayStub(self.channel)
+
+    def analyze(self, request: gateway_pb2.AnalyzeRequest,
+                request_id: str | None = None) -> gateway_pb2.AnalyzeResponse:
+        return self.stub.Analyze(request, timeout=self.timeout,
+                                 metadata=request_metadata(request_id))
+
+    def list_models(self) -> common_pb2.ListModelsResponse:
+        return self.stub.ListModels(common_pb2.ListModelsRequest(), timeout=self.timeout,
+                                    metadata=request_metadata())
+
+    def list_backends(self) -> gateway_pb2.ListBackendsResponse:
+        return self.stub.ListBackends(gateway_pb2.ListBackendsRequest(), timeout=self.timeout,
+                                      metadata=request_metadata())
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def health_status(address: str, timeout: float, service: str = "") -> str:
+    """grpc.health.v1 Check of ``address``: SERVING, NOT_SERVING, … or UNREACHABLE."""
+    with open_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+        except grpc.RpcError:
+            return UNREACHABLE
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
