@@ -24,6 +24,7 @@ from gateway.converters import code_name, grpc_code, task_status
 from gateway.settings import GatewaySettings
 from gateway.tasks import Scope, TaskRegistry, TaskSpec, model_of
 from gateway.versions import ModelVersions
+from services.runtime.alignment import SHARED_CROP_MARGIN
 from services.runtime.errors import InvalidInput, TooLarge, XCloudError
 from services.runtime.interceptors import REQUEST_ID_KEY
 from xcloud.v1 import common_pb2, gateway_pb2
@@ -117,6 +118,8 @@ class Analyzer:
         # One detection serves every consumer: crops at the largest side anyone asked for.
         sides = [s.aligned_size for s in per_face] + [options.detection.aligned_size]
         options.detection.aligned_size = max(sides)
+        if per_face:  # every per-face service cuts its own view out of this one framing
+            options.detection.aligned_margin = SHARED_CROP_MARGIN
 
         async def compute() -> Outcome:
             response = await self._call(spec, job.request.image, options, job)

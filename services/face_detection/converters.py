@@ -16,6 +16,7 @@ def params_from_proto(options: face_detection_pb2.DetectOptions) -> DetectParams
         score_threshold=options.score_threshold,
         max_faces=options.max_faces,
         aligned_size=options.aligned_size,
+        aligned_margin=options.aligned_margin,
     )
 
 

@@ -18,6 +18,7 @@ from services.runtime.pool import ModelPool
 MTCNN_PARTS = ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet")
 DETECTORS = {"mtcnn": MTCNN_PARTS}
 MIN_FACE_RANGE = (10.0, 10_000.0)  # below 10 px the pyramid would upscale the image many times
+MAX_MARGIN = 0.9  # beyond this the face shrinks to a few pixels of the crop
 # The detector calls back into the pool several times per image; the caller's deadline rides
 # along in a context variable so the batcher can drop work nobody waits for.
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
@@ -32,6 +33,7 @@ class DetectParams:
     score_threshold: float = 0.0
     max_faces: int = 0
     aligned_size: int = 0
+    aligned_margin: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class FaceDetectionHandler:
         finally:
             _DEADLINE.reset(token)
         with timed_stage("postprocess", params.model, self.version(params.model)):
-            faces = [_to_face(rgb, d, params.aligned_size) for d in found]
+            faces = [_to_face(rgb, d, params.aligned_size, params.aligned_margin) for d in found]
         height, width = rgb.shape[:2]
         return DetectionResult(faces, width, height, params.model, self.version(params.model))
 
@@ -119,6 +121,8 @@ def _check_options(params: DetectParams, settings: FaceDetectionSettings) -> Non
         raise InvalidInput("max_faces must not be negative")
     if not 0 <= params.aligned_size <= settings.max_aligned_size:
         raise InvalidInput(f"aligned_size must be between 0 and {settings.max_aligned_size}")
+    if not 0.0 <= params.aligned_margin < MAX_MARGIN:
+        raise InvalidInput(f"aligned_margin must be at least 0 and below {MAX_MARGIN}")
 
 
 def _mtcnn_params(params: DetectParams) -> MtcnnParams:
@@ -129,6 +133,6 @@ def _mtcnn_params(params: DetectParams) -> MtcnnParams:
     )
 
 
-def _to_face(rgb: np.ndarray, detection, aligned_size: int) -> DetectedFace:
-    aligned = align_face(rgb, detection.landmarks, aligned_size) if aligned_size else None
+def _to_face(rgb: np.ndarray, detection, aligned_size: int, margin: float) -> DetectedFace:
+    aligned = align_face(rgb, detection.landmarks, aligned_size, margin) if aligned_size else None
     return DetectedFace(detection.box, float(detection.score), detection.landmarks, aligned)

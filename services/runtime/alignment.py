@@ -19,8 +19,13 @@ TEMPLATE_112 = np.array(
 )
 
 
+# The framing of the crops the gateway sends to every per-face service: one crop per face,
+# loose enough that each service can cut its own tighter view from it (see ``reframe``).
+SHARED_CROP_MARGIN = 0.4
+
+
 def template_for(size: int, margin: float = 0.0) -> np.ndarray:
-    """The template scaled to a ``size`` square; ``margin`` (0..1) shrinks the face to show context."""
+    """The template scaled to a ``size`` square; ``margin`` in [0, 1) shrinks the face to show context."""
     points = TEMPLATE_112 / 112.0
     points = 0.5 + (points - 0.5) * (1.0 - margin)
     return points * size
@@ -47,3 +52,18 @@ def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int, margin: float 
     return cv2.warpAffine(
         rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
     )
+
+
+def reframe(crop: np.ndarray, margin_in: float, margin_out: float, size: int) -> np.ndarray:
+    """Cut a tighter (or equal) framing out of an aligned crop and resize it to ``size``.
+
+    Both framings are centred on the same template, so the face keeps its place; a looser
+    framing than the crop has is refused, since those pixels were never sent.
+    """
+    if margin_out > margin_in:
+        raise ValueError(f"cannot widen a crop framed at margin {margin_in} to {margin_out}")
+    side = crop.shape[0] * (1.0 - margin_in) / (1.0 - margin_out)  # the tighter view is smaller
+    start = (crop.shape[0] - side) / 2.0
+    matrix = np.array([[size / side, 0.0, -start * size / side], [0.0, size / side, -start * size / side]])
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.warpAffine(crop, matrix, (size, size), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)

@@ -25,19 +25,19 @@ _sym_db = _symbol_database.Default()
 from xcloud.v1 import common_pb2 as xcloud_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1excloud/v1/face_detection.proto\x12\txcloud.v1\x1a\x16xcloud/v1/common.proto\"w\n\rDetectOptions\x12\r\n\x05model\x18\x01 \x01(\t\x12\x15\n\rmin_face_size\x18\x02 \x01(\x02\x12\x17\n\x0fscore_threshold\x18\x03 \x01(\x02\x12\x11\n\tmax_faces\x18\x04 \x01(\x05\x12\x14\n\x0c\x61ligned_size\x18\x05 \x01(\x05\"[\n\rDetectRequest\x12\x1f\n\x05image\x18\x01 \x01(\x0b\x32\x10.xcloud.v1.Image\x12)\n\x07options\x18\x02 \x01(\x0b\x32\x18.xcloud.v1.DetectOptions\"\x80\x01\n\x0e\x44\x65tectResponse\x12\x1e\n\x05\x66\x61\x63\x65s\x18\x01 \x03(\x0b\x32\x0f.xcloud.v1.Face\x12#\n\x05model\x18\x02 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\x12\x13\n\x0bimage_width\x18\x03 \x01(\x05\x12\x14\n\x0cimage_height\x18\x04 \x01(\x05\x32N\n\rFaceDetection\x12=\n\x06\x44\x65tect\x12\x18.xcloud.v1.DetectRequest\x1a\x19.xcloud.v1.DetectResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1excloud/v1/face_detection.proto\x12\txcloud.v1\x1a\x16xcloud/v1/common.proto\"\x8f\x01\n\rDetectOptions\x12\r\n\x05model\x18\x01 \x01(\t\x12\x15\n\rmin_face_size\x18\x02 \x01(\x02\x12\x17\n\x0fscore_threshold\x18\x03 \x01(\x02\x12\x11\n\tmax_faces\x18\x04 \x01(\x05\x12\x14\n\x0c\x61ligned_size\x18\x05 \x01(\x05\x12\x16\n\x0e\x61ligned_margin\x18\x06 \x01(\x02\"[\n\rDetectRequest\x12\x1f\n\x05image\x18\x01 \x01(\x0b\x32\x10.xcloud.v1.Image\x12)\n\x07options\x18\x02 \x01(\x0b\x32\x18.xcloud.v1.DetectOptions\"\x80\x01\n\x0e\x44\x65tectResponse\x12\x1e\n\x05\x66\x61\x63\x65s\x18\x01 \x03(\x0b\x32\x0f.xcloud.v1.Face\x12#\n\x05model\x18\x02 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\x12\x13\n\x0bimage_width\x18\x03 \x01(\x05\x12\x14\n\x0cimage_height\x18\x04 \x01(\x05\x32N\n\rFaceDetection\x12=\n\x06\x44\x65tect\x12\x18.xcloud.v1.DetectRequest\x1a\x19.xcloud.v1.DetectResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'xcloud.v1.face_detection_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DETECTOPTIONS']._serialized_start=69
-  _globals['_DETECTOPTIONS']._serialized_end=188
-  _globals['_DETECTREQUEST']._serialized_start=190
-  _globals['_DETECTREQUEST']._serialized_end=281
-  _globals['_DETECTRESPONSE']._serialized_start=284
-  _globals['_DETECTRESPONSE']._serialized_end=412
-  _globals['_FACEDETECTION']._serialized_start=414
-  _globals['_FACEDETECTION']._serialized_end=492
+  _globals['_DETECTOPTIONS']._serialized_start=70
+  _globals['_DETECTOPTIONS']._serialized_end=213
+  _globals['_DETECTREQUEST']._serialized_start=215
+  _globals['_DETECTREQUEST']._serialized_end=306
+  _globals['_DETECTRESPONSE']._serialized_start=309
+  _globals['_DETECTRESPONSE']._serialized_end=437
+  _globals['_FACEDETECTION']._serialized_start=439
+  _globals['_FACEDETECTION']._serialized_end=517
 # @@protoc_insertion_point(module_scope)

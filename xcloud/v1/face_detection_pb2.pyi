@@ -8,18 +8,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class DetectOptions(_message.Message):
-    __slots__ = ("model", "min_face_size", "score_threshold", "max_faces", "aligned_size")
+    __slots__ = ("model", "min_face_size", "score_threshold", "max_faces", "aligned_size", "aligned_margin")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     MIN_FACE_SIZE_FIELD_NUMBER: _ClassVar[int]
     SCORE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     MAX_FACES_FIELD_NUMBER: _ClassVar[int]
     ALIGNED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ALIGNED_MARGIN_FIELD_NUMBER: _ClassVar[int]
     model: str
     min_face_size: float
     score_threshold: float
     max_faces: int
     aligned_size: int
-    def __init__(self, model: _Optional[str] = ..., min_face_size: _Optional[float] = ..., score_threshold: _Optional[float] = ..., max_faces: _Optional[int] = ..., aligned_size: _Optional[int] = ...) -> None: ...
+    aligned_margin: float
+    def __init__(self, model: _Optional[str] = ..., min_face_size: _Optional[float] = ..., score_threshold: _Optional[float] = ..., max_faces: _Optional[int] = ..., aligned_size: _Optional[int] = ..., aligned_margin: _Optional[float] = ...) -> None: ...
 
 class DetectRequest(_message.Message):
     __slots__ = ("image", "options")
