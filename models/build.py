@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from models import modelcard
+from models.blazeface import export as blazeface_export
+from models.faceapi import export as faceapi_export
+from models.fine_grained import export as fine_grained_export
+from models.mobilenet import export as mobilenet_export
 from models.mtcnn import export as mtcnn_export
 
 REPOSITORY = Path(__file__).resolve().parent / "repository"
@@ -32,6 +36,12 @@ class ModelBuilder(NamedTuple):
 BUILDERS: list[ModelBuilder] = [
     ModelBuilder(spec.model, "1", functools.partial(mtcnn_export.build, kind))
     for kind, spec in mtcnn_export.SPECS.items()
+] + [
+    ModelBuilder(name, "1", functools.partial(faceapi_export.build, name)) for name in faceapi_export.SPECS
+] + [ModelBuilder("blazeface", "1", blazeface_export.build)] + [
+    ModelBuilder("mobilenet_v2_imagenet", "1", mobilenet_export.build_imagenet),
+    ModelBuilder("mobilenet_v2_features", "1", mobilenet_export.build_features),
+    ModelBuilder(fine_grained_export.FLOWERS17, "1", fine_grained_export.build_flowers17),
 ]
 
 
@@ -45,6 +55,7 @@ def build_one(builder: ModelBuilder, repository: Path = REPOSITORY, force: bool 
     staging.chmod(0o755)  # mkdtemp makes it private; the served folder should not be
     try:
         card = builder.build(staging)
+        card["metrics"] = {**card.get("metrics", {}), **modelcard.recorded_metrics(builder.name)}
         modelcard.write_card(staging, card, producer="models.build")
         if target.exists():
             shutil.rmtree(target)

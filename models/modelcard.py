@@ -52,3 +52,22 @@ def is_current(folder: Path) -> bool:
         return False
     recorded = card.get("artifact", {}).get("sha256")
     return recorded is not None and recorded == sha256_of(onnx_path)
+
+
+# Figures measured by `xcloud eval` are also recorded here, in the source tree, so that a model
+# rebuilt by `make models` on another machine carries the metrics its card claims.
+METRICS_DIR = Path(__file__).resolve().parent / "metrics"
+
+
+def recorded_metrics(name: str) -> dict[str, Any]:
+    path = METRICS_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def record_metrics(name: str, metrics: dict[str, Any]) -> Path:
+    """Merge evaluation figures into models/metrics/<name>.json (committed)."""
+    METRICS_DIR.mkdir(exist_ok=True)
+    path = METRICS_DIR / f"{name}.json"
+    merged = {**recorded_metrics(name), **metrics}
+    path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    return path

@@ -20,11 +20,11 @@ import numpy as np
 from tqdm import tqdm
 
 from models.evaluation.datasets import ScutFace, data_root, flowers17_images, scut_faces
+from models.evaluation.publish import publish_metrics
 from services.face_detection.handler import MTCNN_PARTS, DetectParams, FaceDetectionHandler
 from services.face_detection.settings import FaceDetectionSettings
 from services.runtime.imaging import decode_image
 from services.runtime.pool import ModelPool
-from services.runtime.repository import ModelRepository
 
 CONCURRENCY = 8  # images in flight, so the batcher can merge R-Net/O-Net work
 
@@ -104,9 +104,7 @@ def main(data: str | None = None, as_json: bool = False, limit: int | None = Non
     figures = asyncio.run(evaluate(data_root(data), limit))
     figures["date"] = datetime.date.today().isoformat()
     if write_card and limit is None:
-        repository = ModelRepository(FaceDetectionSettings().model_repository)
-        for part in MTCNN_PARTS:
-            repository.write_metrics(part, {"detection": figures})
+        publish_metrics(MTCNN_PARTS, {"detection": figures})
     print(json.dumps(figures) if as_json else "", end="\n" if as_json else "")
     if not as_json:
         print_table(figures)
