@@ -42,3 +42,23 @@ lint: $(VENV)/.installed
 
 clean-models:
 	rm -rf models/repository/*/
+
+# ---- deployment (docs/deployment.md) ----------------------------------------------------------
+.PHONY: base-image images compose-smoke helm-check
+
+# Debian bookworm + python3 by debootstrap, imported as xcloud-base:bookworm (no registry needed).
+base-image:
+	deploy/scripts/build-base-image.sh
+
+# Every image of docker-compose.yml; BASE_IMAGE, XCLOUD_VARIANT=gpu, XCLOUD_MODELS=mounted apply.
+images: models
+	deploy/scripts/build-images.sh
+
+# Build, start the compose stack, Analyze through the gateway, check Prometheus and Grafana,
+# tear down. Minutes, not part of `make test`.
+compose-smoke: setup
+	PY=$(PY) deploy/scripts/compose-smoke.sh
+
+# The offline chart, rules and compose checks alone (they also run in `make test`).
+helm-check: $(VENV)/.installed
+	$(PY) -m pytest tests/deploy -q
