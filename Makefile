@@ -40,6 +40,11 @@ bench: setup
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check services gateway models xcloud tests benchmarks
 
+# Trained models: each reproduces the small committed weights under models/<family>/weights/.
+.PHONY: train-content-quality
+train-content-quality: $(VENV)/.installed
+	$(PY) -m models.text_quality.train
+
 clean-models:
 	rm -rf models/repository/*/
 

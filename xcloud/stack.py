@@ -32,6 +32,7 @@ def _service(name: str, port: int) -> ProcessSpec:
 #   animal_identity 50056, text_quality 50057.
 SERVICES: tuple[ProcessSpec, ...] = (
     _service("face_detection", 50052),
+    _service("text_quality", 50057),
 )
 
 GATEWAY = ProcessSpec("gateway", "gateway", "XCLOUD_GATEWAY_", 50051, 9151)

@@ -15,7 +15,7 @@ SERVICE_NAME = "xcloud.v1.FaceDetection"
 
 class FaceDetectionApp:
     name = "face_detection"
-    service_names = [SERVICE_NAME, "xcloud.v1.ModelRepository"]
+    service_names = (SERVICE_NAME, "xcloud.v1.ModelRepository")
 
     def __init__(self, settings: FaceDetectionSettings):
         self.settings = settings

@@ -12,6 +12,7 @@ a plain session in tests); this module needs numpy only.
 """
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -58,7 +59,9 @@ class MtcnnDetector:
     async def detect(self, rgb: np.ndarray, params: MtcnnParams = MtcnnParams()) -> list[Detection]:
         """Faces in an HxWx3 uint8 RGB image, highest score first."""
         _check_image(rgb)
-        sampler = B.AreaSampler(rgb)
+        # The resampling below is most of a detection's CPU time: it runs in worker threads
+        # (numpy releases the GIL) so the event loop keeps serving other requests meanwhile.
+        sampler = await asyncio.to_thread(B.AreaSampler, rgb)
         boxes = await self._propose(sampler, rgb.shape[:2], params)
         if len(boxes):
             boxes = await self._refine(sampler, boxes, params.stage_thresholds[1])
@@ -74,7 +77,9 @@ class MtcnnDetector:
         h, w = hw
         found = []
         for scale in B.pyramid_scales(h, w, params.min_face_size, params.scale_factor):
-            level = sampler.resample(0, h, 0, w, int(h * scale + 1), int(w * scale + 1))
+            level = await asyncio.to_thread(
+                sampler.resample, 0, h, 0, w, int(h * scale + 1), int(w * scale + 1)
+            )
             reg, prob = await self._infer(PNET, level[None])
             cand = B.heatmap_candidates(reg[0], prob[0, 1], scale, params.stage_thresholds[0])
             found.append(cand[nms(cand[:, :4], cand[:, 4], 0.5)])
@@ -87,7 +92,7 @@ class MtcnnDetector:
 
     async def _refine(self, sampler: B.AreaSampler, boxes: np.ndarray, threshold: float) -> np.ndarray:
         """Stage 2: R-Net rescoring and regression of every candidate, in one batch."""
-        boxes, batch = _crop_batch(sampler, boxes, 24)
+        boxes, batch = await asyncio.to_thread(_crop_batch, sampler, boxes, 24)
         if not len(boxes):
             return boxes
         reg, prob = await self._infer(RNET, batch)
@@ -102,7 +107,7 @@ class MtcnnDetector:
         self, sampler: B.AreaSampler, boxes: np.ndarray, threshold: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """Stage 3: O-Net score, final boxes (n, 5) and image-order landmarks (n, 5, 2)."""
-        boxes, batch = _crop_batch(sampler, boxes, 48)
+        boxes, batch = await asyncio.to_thread(_crop_batch, sampler, boxes, 48)
         if not len(boxes):
             return boxes, np.zeros((0, 5, 2), np.float32)
         reg, marks, prob = await self._infer(ONET, batch)

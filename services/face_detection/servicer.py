@@ -1,19 +1,10 @@
 """Thin gRPC servicer: request -> converters -> handler -> converters -> response."""
 from __future__ import annotations
 
-import asyncio
-
-import grpc
-
 from services.face_detection import converters
 from services.face_detection.handler import FaceDetectionHandler
+from services.runtime.interceptors import deadline_of
 from xcloud.v1 import face_detection_pb2_grpc
-
-
-def deadline_of(context: grpc.aio.ServicerContext) -> float | None:
-    """The caller's deadline on this event loop's clock, if the caller set one."""
-    remaining = context.time_remaining()
-    return None if remaining is None else asyncio.get_running_loop().time() + remaining
 
 
 class FaceDetectionServicer(face_detection_pb2_grpc.FaceDetectionServicer):

@@ -13,6 +13,11 @@ class FaceDetectionSettings(ServiceSettings):
 
     port: int = Field(50052, description="gRPC port; 0 picks a free one.")
     metrics_port: int | None = Field(9152, description="Prometheus port; None disables, 0 = any.")
+    max_batch_size: int = Field(
+        256,
+        description="Largest batch in rows: one image brings dozens of R-Net/O-Net candidate "
+        "crops, so a smaller cap would stop concurrent images from ever sharing a batch.",
+    )
     default_model: str = Field("mtcnn", description="Detector used when a request names none.")
     min_face_size: float = Field(20.0, description="Default smallest face side, in pixels.")
     score_threshold: float = Field(

@@ -1,6 +1,7 @@
 """Server interceptor: request id, logging, metrics, and the error-to-status mapping."""
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import time
@@ -26,6 +27,12 @@ def request_id_of(context: grpc.aio.ServicerContext) -> str:
         if key == REQUEST_ID_KEY:
             return str(value)[:64]
     return uuid.uuid4().hex[:16]
+
+
+def deadline_of(context: grpc.aio.ServicerContext) -> float | None:
+    """The caller's deadline on this event loop's clock, if the caller set one."""
+    remaining = context.time_remaining()
+    return None if remaining is None else asyncio.get_running_loop().time() + remaining
 
 
 class ServingInterceptor(grpc.aio.ServerInterceptor):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from typing import Protocol
 
 import grpc
@@ -27,7 +28,7 @@ class App(Protocol):
     """What a service provides to the runtime."""
 
     name: str                 # short name used in logs and metrics, e.g. "face_detection"
-    service_names: list[str]  # full gRPC service names, e.g. "xcloud.v1.FaceDetection"
+    service_names: Sequence[str]  # full gRPC service names, e.g. "xcloud.v1.FaceDetection"
 
     def register(self, server: grpc.aio.Server) -> None: ...
     async def start(self) -> None: ...

@@ -1,0 +1,122 @@
+"""What the benchmarks run against: the photos they send and the servers they call.
+
+Servers are started on first use, shared by every benchmark of a run and stopped at its end.
+
+Every server runs as its own subprocess, as ``make run`` starts it (the same ``ProcessSpec``,
+environment and READY line), not inside the benchmark process: on a 2-core machine a server
+sharing the load generator's event loop and GIL would be slowed by the very client measuring
+it, and batching gains would be confused with client-side contention.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+from benchmarks.inputs import Photo
+from tests.gateway.helpers import RedisProcess
+from xcloud.launcher import LINE_LIMIT, REPO_ROOT, Child, Output, StartupError
+from xcloud.stack import (
+    GATEWAY,
+    SERVICES,
+    Endpoint,
+    ProcessSpec,
+    backends_json,
+    child_env,
+    free_port,
+)
+
+HOST = "127.0.0.1"
+READY_TIMEOUT_S = 300.0  # loading and warming up every batch size of every model
+STOP_GRACE_S = 10.0
+SPECS = {spec.name: spec for spec in (*SERVICES, GATEWAY)}
+# Settings every benchmark server gets: nothing to drain when the run is over.
+COMMON_SETTINGS = {"drain_seconds": 0.0}
+
+
+class Tail:
+    """A write-only text stream keeping the last lines (the servers' output, shown on failure)."""
+
+    def __init__(self, lines: int = 60):
+        self.lines: collections.deque[str] = collections.deque(maxlen=lines)
+
+    def write(self, text: str) -> None:
+        self.lines.extend(text.splitlines())
+
+    def flush(self) -> None:
+        """Output flushes after every line; nothing is buffered here."""
+
+
+def setting_value(value: object) -> str:
+    """A settings value as pydantic-settings reads it from the environment."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+class Testbed:
+    """Photos, and servers keyed by (process, settings): each is started once per run."""
+
+    def __init__(self, photos: Sequence[Photo]) -> None:
+        if not photos:
+            raise ValueError("the benchmarks need at least one photo")
+        self.photos = list(photos)
+        self.output = Tail()
+        self._started: dict[tuple[str, str], asyncio.Future[Endpoint]] = {}
+        self._children: list[Child] = []
+        self._redis: RedisProcess | None = None
+        self._never = asyncio.Event()  # the benchmarks never interrupt a start
+
+    async def service(self, name: str, **settings: object) -> Endpoint:
+        """A service of ``xcloud.stack.SERVICES`` with these settings overrides."""
+        key = (name, json.dumps(settings, sort_keys=True))
+        if key not in self._started:
+            self._started[key] = asyncio.ensure_future(self._start(SPECS[name], settings))
+        return await self._started[key]
+
+    async def gateway(self, backends: tuple[str, ...] = ("face_detection",),
+                      **settings: object) -> Endpoint:
+        """A gateway in front of these services, each run with its default settings."""
+        endpoints = await asyncio.gather(*(self.service(name) for name in backends))
+        routed = [replace(e, name=name) for name, e in zip(backends, endpoints)]
+        return await self.service(GATEWAY.name, backends=backends_json(routed), **settings)
+
+    def redis_url(self) -> str | None:
+        """A private redis-server (no persistence), or None when it is not installed."""
+        if shutil.which("redis-server") is None:
+            return None
+        if self._redis is None:
+            self._redis = RedisProcess(free_port(HOST))
+            self._redis.start()
+        return self._redis.url
+
+    async def _start(self, spec: ProcessSpec, settings: dict[str, object]) -> Endpoint:
+        # Named by its scalar overrides; the gateway's backend table would drown the name.
+        label = spec.name + "".join(f" {k}={v}" for k, v in settings.items() if k != "backends")
+        extra = {f"{spec.env_prefix}{k.upper()}": setting_value(v)
+                 for k, v in {**COMMON_SETTINGS, **settings}.items()}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", spec.module, cwd=REPO_ROOT, env=child_env(spec, HOST, 0, 0, extra),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            limit=LINE_LIMIT, start_new_session=True,
+        )
+        child = Child(replace(spec, name=label), process, Output([label], self.output))
+        self._children.append(child)
+        try:
+            return await child.until_ready(self._never, READY_TIMEOUT_S)
+        except StartupError as exc:
+            tail = "\n".join(self.output.lines)
+            raise StartupError(f"{exc}; its last output:\n{tail}") from None
+
+    async def close(self) -> None:
+        force = asyncio.Event()
+        await asyncio.gather(*(child.stop(STOP_GRACE_S, force) for child in self._children))
+        if self._redis is not None:
+            self._redis.kill()

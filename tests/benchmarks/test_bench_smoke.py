@@ -1,0 +1,113 @@
+"""`make bench` in miniature: the harness on a trivial load, then every benchmark once with tiny
+request counts against real servers (subprocesses on free loopback ports). Only the table's
+shape and the figures' sanity are checked: timings on a shared machine prove nothing.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks.harness import PROFILES, Row, Skipped, Variant, compare, interleaved
+from benchmarks.inputs import ImageCycle, Photo, astronaut, with_comment
+from benchmarks.report import print_table, write_json
+from benchmarks.run import BENCHMARKS, main, run_benchmarks
+from services.runtime.imaging import decode_image
+
+EXPECTED_ROWS = [
+    ("batching", "c=1"), ("batching", "c=8"), ("batching", "c=32"),
+    ("served_vs_raw", "c=8 / sequential"), ("served_vs_raw", "c=8 / 8 threads"),
+    ("gateway", "c=1"), ("gateway", "c=8"),
+    ("cache", "lru"), ("cache", "redis"),
+]
+
+
+def figures(row: Row) -> list[float]:
+    described = row.as_dict()
+    return [described["ratio"]] + [described[side][name] for side in ("a", "b")
+                                   for name in ("req/s", "p50", "p95")]
+
+
+async def test_interleaved_rounds_give_one_measurement_per_variant_and_a_ratio():
+    async def pause() -> None:
+        await asyncio.sleep(0.001)
+
+    profile = PROFILES["quick"]
+    found = await interleaved([Variant("a", pause, 4), Variant("b", pause, 1, requests=4)], profile)
+    assert [len(found[k].rounds) for k in "ab"] == [profile.rounds] * 2
+    assert [len(s.latencies) for s in found["a"].rounds] == [profile.requests(4)] * profile.rounds
+    assert [len(s.latencies) for s in found["b"].rounds] == [4] * profile.rounds
+    row = compare("trivial", "c=4", found["a"], found["b"], "req/s")
+    assert all(math.isfinite(x) and x > 0 for x in figures(row))
+    assert len(row.ratios) == profile.rounds
+    with pytest.raises(ValueError, match="unknown figure"):
+        compare("trivial", "c=4", found["a"], found["b"], "p99.9")
+
+
+async def test_at_concurrency_one_the_variants_take_turns_request_by_request():
+    calls: list[str] = []
+
+    def recorder(label: str):
+        async def call() -> None:
+            calls.append(label)
+        return call
+
+    profile = PROFILES["smoke"]
+    await interleaved([Variant("a", recorder("a"), 1), Variant("b", recorder("b"), 1)], profile)
+    assert calls == ["a", "b"] + ["a", "b", "b", "a"]  # warm-up, then turns within the round
+
+
+def test_unique_images_have_new_bytes_and_the_same_pixels():
+    jpeg = astronaut(side=64).jpeg
+    variants = {with_comment(jpeg, n) for n in range(3)}
+    assert len(variants) == 3 and jpeg not in variants
+    for variant in variants:
+        np.testing.assert_array_equal(decode_image(variant), decode_image(jpeg))
+    cycle = ImageCycle([Photo("a", b"\xff\xd8a"), Photo("b", b"\xff\xd8b")])
+    assert [cycle() for _ in range(3)] == [b"\xff\xd8a", b"\xff\xd8b", b"\xff\xd8a"]
+
+
+async def test_a_broken_benchmark_gets_a_failed_row_and_the_others_still_run(monkeypatch):
+    async def broken(testbed, profile):
+        raise RuntimeError("boom")
+
+    async def fine(testbed, profile):
+        return [Skipped("fine", "-", "nothing to measure")]
+
+    monkeypatch.setitem(BENCHMARKS, "broken", broken)
+    monkeypatch.setitem(BENCHMARKS, "fine", fine)
+    rows = await run_benchmarks(["broken", "fine"], PROFILES["smoke"], [Photo("p", b"")])
+    assert rows == [Skipped("broken", "-", "failed: RuntimeError: boom", failed=True),
+                    Skipped("fine", "-", "nothing to measure")]
+
+
+def test_unknown_benchmark_names_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["--only", "no_such_benchmark"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+async def test_every_benchmark_runs_and_reports_its_rows(detection_models, tmp_path):
+    profile = PROFILES["smoke"]
+    rows = await run_benchmarks(list(BENCHMARKS), profile, [astronaut(side=256)])
+    assert [(r.benchmark, r.case) for r in rows] == EXPECTED_ROWS
+    for row in rows:
+        if isinstance(row, Skipped):  # only where redis-server is absent
+            assert row.case == "redis" and "redis-server" in row.reason
+        else:
+            assert all(math.isfinite(x) and x > 0 for x in figures(row)), row.as_dict()
+
+    table = io.StringIO()
+    print_table(rows, profile, table)
+    lines = table.getvalue().splitlines()
+    assert len(lines) == 4 + len(EXPECTED_ROWS)  # title, header, rule, rows, legend
+    for line, (benchmark, case) in zip(lines[3:], EXPECTED_ROWS):
+        assert line.startswith(benchmark) and f" {case} " in line, line
+    write_json(rows, profile, tmp_path / "latest.json")
+    document = json.loads((tmp_path / "latest.json").read_text())
+    assert len(document["rows"]) == len(EXPECTED_ROWS) and document["machine"]["cpus"]
