@@ -6,6 +6,7 @@ import grpc
 from gateway.analyze import Analyzer
 from gateway.auth import ApiKeys
 from gateway.clients import Backends, Deadline
+from gateway.content import ContentScorer
 from gateway.converters import backend_to_proto, merged_models
 from gateway.settings import GatewaySettings
 from gateway.tasks import TaskRegistry
@@ -19,9 +20,10 @@ def deadline_of(context: grpc.aio.ServicerContext) -> Deadline:
 
 class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     def __init__(self, settings: GatewaySettings, analyzer: Analyzer, backends: Backends,
-                 registry: TaskRegistry):
+                 registry: TaskRegistry, scorer: ContentScorer):
         self._settings = settings
         self._analyzer = analyzer
+        self._scorer = scorer
         self._backends = backends
         self._registry = registry
         self._keys = ApiKeys(settings.api_keys)
@@ -29,6 +31,10 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     async def Analyze(self, request, context):
         self._keys.check(context)
         return await self._analyzer.analyze(request, deadline_of(context), request_id_of(context))
+
+    async def ScoreContent(self, request, context):
+        self._keys.check(context)
+        return await self._scorer.score(request, deadline_of(context), request_id_of(context))
 
     async def ListModels(self, request, context):
         self._keys.check(context)

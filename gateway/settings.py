@@ -22,7 +22,10 @@ def _default_backends() -> dict[str, BackendSettings]:
     return {
         "face_detection": BackendSettings(
             address="127.0.0.1:50052", metrics_url="http://127.0.0.1:9152/metrics"
-        )
+        ),
+        "text_quality": BackendSettings(
+            address="127.0.0.1:50057", metrics_url="http://127.0.0.1:9157/metrics"
+        ),
     }
 
 

@@ -34,11 +34,22 @@ def detection_models() -> Path:
 
 
 @pytest.fixture(scope="session")
+def text_quality_model() -> Path:
+    """zhihu_mtbdnn in the repository, built from the committed weights on first use (fast)."""
+    from models.build import main as build_models
+
+    if not (MODEL_REPOSITORY / "zhihu_mtbdnn" / "1" / "model.onnx").is_file():
+        build_models(["zhihu_mtbdnn"])
+    return MODEL_REPOSITORY
+
+
+@pytest.fixture(scope="session")
 def astronaut_jpeg(tmp_path_factory) -> bytes:
     """A real public-domain portrait (scikit-image's astronaut) as JPEG bytes."""
     skimage_data = pytest.importorskip("skimage.data", reason="scikit-image provides the test portrait")
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     buffer = io.BytesIO()
     Image.fromarray(skimage_data.astronaut()).save(buffer, format="JPEG", quality=92)

@@ -1,5 +1,6 @@
 from xcloud.v1 import common_pb2 as _common_pb2
 from xcloud.v1 import face_detection_pb2 as _face_detection_pb2
+from xcloud.v1 import text_quality_pb2 as _text_quality_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -69,3 +70,21 @@ class ListBackendsResponse(_message.Message):
     backends: _containers.RepeatedCompositeFieldContainer[Backend]
     metrics_url: str
     def __init__(self, backends: _Optional[_Iterable[_Union[Backend, _Mapping]]] = ..., metrics_url: _Optional[str] = ...) -> None: ...
+
+class ScoreContentRequest(_message.Message):
+    __slots__ = ("records", "no_cache")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    NO_CACHE_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[_text_quality_pb2.ContentRecord]
+    no_cache: bool
+    def __init__(self, records: _Optional[_Iterable[_Union[_text_quality_pb2.ContentRecord, _Mapping]]] = ..., no_cache: _Optional[bool] = ...) -> None: ...
+
+class ScoreContentResponse(_message.Message):
+    __slots__ = ("scores", "status", "request_id")
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    scores: _containers.RepeatedCompositeFieldContainer[_text_quality_pb2.ContentScore]
+    status: _common_pb2.TaskStatus
+    request_id: str
+    def __init__(self, scores: _Optional[_Iterable[_Union[_text_quality_pb2.ContentScore, _Mapping]]] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...

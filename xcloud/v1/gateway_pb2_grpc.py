@@ -50,6 +50,11 @@ class GatewayStub:
                 request_serializer=xcloud_dot_v1_dot_gateway__pb2.ListBackendsRequest.SerializeToString,
                 response_deserializer=xcloud_dot_v1_dot_gateway__pb2.ListBackendsResponse.FromString,
                 _registered_method=True)
+        self.ScoreContent = channel.unary_unary(
+                '/xcloud.v1.Gateway/ScoreContent',
+                request_serializer=xcloud_dot_v1_dot_gateway__pb2.ScoreContentRequest.SerializeToString,
+                response_deserializer=xcloud_dot_v1_dot_gateway__pb2.ScoreContentResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServicer:
@@ -74,6 +79,12 @@ class GatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ScoreContent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -91,6 +102,11 @@ def add_GatewayServicer_to_server(servicer, server):
                     servicer.ListBackends,
                     request_deserializer=xcloud_dot_v1_dot_gateway__pb2.ListBackendsRequest.FromString,
                     response_serializer=xcloud_dot_v1_dot_gateway__pb2.ListBackendsResponse.SerializeToString,
+            ),
+            'ScoreContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScoreContent,
+                    request_deserializer=xcloud_dot_v1_dot_gateway__pb2.ScoreContentRequest.FromString,
+                    response_serializer=xcloud_dot_v1_dot_gateway__pb2.ScoreContentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -174,6 +190,33 @@ class Gateway:
             '/xcloud.v1.Gateway/ListBackends',
             xcloud_dot_v1_dot_gateway__pb2.ListBackendsRequest.SerializeToString,
             xcloud_dot_v1_dot_gateway__pb2.ListBackendsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScoreContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xcloud.v1.Gateway/ScoreContent',
+            xcloud_dot_v1_dot_gateway__pb2.ScoreContentRequest.SerializeToString,
+            xcloud_dot_v1_dot_gateway__pb2.ScoreContentResponse.FromString,
             options,
             channel_credentials,
             insecure,

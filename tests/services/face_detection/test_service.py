@@ -1,6 +1,7 @@
 """The face-detection service over real gRPC: faces, options, bad input, health, reflection, metrics."""
 from __future__ import annotations
 
+import asyncio
 import urllib.request
 
 import grpc
@@ -12,7 +13,8 @@ from services.face_detection.app import FaceDetectionApp
 from services.face_detection.settings import FaceDetectionSettings
 from tests.support.images import bad_image_cases
 from tests.support.servers import health_status, running
-from xcloud.v1 import common_pb2, common_pb2_grpc, face_detection_pb2 as fd, face_detection_pb2_grpc
+from xcloud.v1 import common_pb2, common_pb2_grpc, face_detection_pb2_grpc
+from xcloud.v1 import face_detection_pb2 as fd
 
 CASES = bad_image_cases()
 MAX_MESSAGE = 4 * 1024 * 1024
@@ -144,7 +146,7 @@ async def test_metrics_endpoint_has_every_stage(server, stub, astronaut_jpeg):
     with pytest.raises(grpc.aio.AioRpcError):
         await stub.Detect(detect_request(b""), timeout=30)
     url = f"http://127.0.0.1:{server.metrics_port}/metrics"
-    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    text = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
     for name in ("xcloud_queue_seconds_bucket", "xcloud_preprocess_seconds_bucket",
                  "xcloud_inference_seconds_bucket", "xcloud_postprocess_seconds_bucket",
                  "xcloud_batch_size_bucket", "xcloud_grpc_requests_total",

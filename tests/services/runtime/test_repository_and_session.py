@@ -12,7 +12,10 @@ from onnx import TensorProto, helper
 from services.runtime.errors import ModelNotInstalled
 from services.runtime.repository import ModelRepository
 from services.runtime.session import (
-    LoadedModel, ProviderUnavailable, _check_no_silent_fallback, create_session,
+    LoadedModel,
+    ProviderUnavailable,
+    _check_no_silent_fallback,
+    create_session,
 )
 
 

@@ -5,8 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MODEL_REPOSITORY
-
 MODEL = "zhihu_mtbdnn"
 # The second row of zhihu_live.csv (a Live with 13 reviews, rated 4.54), field by field.
 EXAMPLE = {
@@ -17,16 +15,6 @@ EXAMPLE = {
     "seats_taken": 1297, "seats_max": 10000, "speaker_message_count": 153, "amount": 1990,
     "original_price": 19.9, "has_audition": True, "has_feedback": False, "review_count": 13,
 }
-
-
-@pytest.fixture(scope="session")
-def text_quality_model() -> Path:
-    """zhihu_mtbdnn in the repository, built from the committed weights on first use (fast)."""
-    from models.build import main as build_models
-
-    if not (MODEL_REPOSITORY / MODEL / "1" / "model.onnx").is_file():
-        build_models([MODEL])
-    return MODEL_REPOSITORY
 
 
 @pytest.fixture(scope="session")
