@@ -41,9 +41,14 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check services gateway models xcloud tests benchmarks
 
 # Trained models: each reproduces the small committed weights under models/<family>/weights/.
-.PHONY: train-content-quality
+.PHONY: train-content-quality train-fine-grained
 train-content-quality: $(VENV)/.installed
 	$(PY) -m models.text_quality.train
+
+# Rewrites models/fine_grained/weights/ from flowers17, then rebuilds the served model.
+train-fine-grained: $(VENV)/.installed
+	$(PY) -m models.fine_grained.train
+	$(PY) -m models.build --force flowers17_mobilenet_v2
 
 clean-models:
 	rm -rf models/repository/*/

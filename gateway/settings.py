@@ -23,6 +23,9 @@ def _default_backends() -> dict[str, BackendSettings]:
         "face_detection": BackendSettings(
             address="127.0.0.1:50052", metrics_url="http://127.0.0.1:9152/metrics"
         ),
+        "fine_grained": BackendSettings(
+            address="127.0.0.1:50055", metrics_url="http://127.0.0.1:9155/metrics"
+        ),
         "text_quality": BackendSettings(
             address="127.0.0.1:50057", metrics_url="http://127.0.0.1:9157/metrics"
         ),

@@ -20,7 +20,7 @@ from google.protobuf.message import Message
 
 from gateway.clients import BackendClient, Deadline, Metadata
 from services.runtime.errors import InvalidInput
-from xcloud.v1 import common_pb2, face_detection_pb2, gateway_pb2
+from xcloud.v1 import common_pb2, face_detection_pb2, fine_grained_pb2, gateway_pb2
 
 AnalyzeOptions = gateway_pb2.AnalyzeOptions
 # (client, payload, options, deadline, metadata) -> backend response. The payload is the
@@ -143,6 +143,24 @@ DETECTION = TaskSpec(
 )
 
 
+def _classify_request(image: Message, options: AnalyzeOptions
+                      ) -> fine_grained_pb2.FineGrainedClassifyRequest:
+    return fine_grained_pb2.FineGrainedClassifyRequest(
+        image=image, model=options.fine_grained.model, top_k=options.fine_grained.top_k
+    )
+
+
+FINE_GRAINED = TaskSpec(
+    name="fine_grained",
+    backend="fine_grained",
+    scope=Scope.WHOLE_IMAGE,
+    call=unary("/xcloud.v1.FineGrained/Classify", _classify_request,
+               fine_grained_pb2.FineGrainedClassifyResponse),
+    merge=into_field("fine_grained"),
+    options_key=options_field("fine_grained"),
+)
+
+
 def default_registry() -> TaskRegistry:
     """A fresh registry of every task XCloud has; callers may register more (tests do)."""
-    return TaskRegistry([DETECTION])
+    return TaskRegistry([DETECTION, FINE_GRAINED])

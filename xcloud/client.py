@@ -38,14 +38,17 @@ def open_channel(address: str) -> grpc.Channel:
 
 def analyze_request(image: bytes, tasks: Iterable[str] = (), *, min_face_size: float = 0.0,
                     score_threshold: float = 0.0, max_faces: int = 0,
-                    no_cache: bool = False) -> gateway_pb2.AnalyzeRequest:
+                    no_cache: bool = False, fine_grained_model: str = "",
+                    top_k: int = 0) -> gateway_pb2.AnalyzeRequest:
     """An AnalyzeRequest; zero options mean "the service default"."""
     detection = face_detection_pb2.DetectOptions(
         min_face_size=min_face_size, score_threshold=score_threshold, max_faces=max_faces
     )
+    fine_grained = gateway_pb2.FineGrainedOptions(model=fine_grained_model, top_k=top_k)
+    options = gateway_pb2.AnalyzeOptions(detection=detection, no_cache=no_cache,
+                                         fine_grained=fine_grained)
     return gateway_pb2.AnalyzeRequest(
-        image=common_pb2.Image(content=image), tasks=list(tasks),
-        options=gateway_pb2.AnalyzeOptions(detection=detection, no_cache=no_cache),
+        image=common_pb2.Image(content=image), tasks=list(tasks), options=options
     )
 
 

@@ -28,10 +28,11 @@ def _service(name: str, port: int) -> ProcessSpec:
 
 
 # Reserved for the services still to come (same pattern, one line each):
-#   face_attributes 50053, expression 50054, fine_grained 50055,
+#   face_attributes 50053, expression 50054,
 #   animal_identity 50056.
 SERVICES: tuple[ProcessSpec, ...] = (
     _service("face_detection", 50052),
+    _service("fine_grained", 50055),
     _service("text_quality", 50057),
 )
 

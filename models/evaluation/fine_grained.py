@@ -19,13 +19,13 @@ import numpy as np
 from skimage import data as photos
 
 from models.evaluation.datasets import data_root
+from models.evaluation.publish import publish_metrics
 from models.fine_grained import data as datasets
 from models.fine_grained.export import FLOWERS17
 from services.fine_grained.handler import ClassifyParams, FineGrainedHandler
 from services.fine_grained.settings import FineGrainedSettings
 from services.runtime.imaging import decode_image
 from services.runtime.pool import ModelPool
-from services.runtime.repository import ModelRepository
 
 IMAGENET = "mobilenet_v2_imagenet"
 CONCURRENCY = 8  # images in flight, so the batcher forms batches
@@ -78,12 +78,12 @@ async def evaluate(root: Path, limit: int | None = None) -> dict:
     }
 
 
-def write_cards(figures: dict, settings: FineGrainedSettings) -> None:
-    repository = ModelRepository(settings.model_repository)
+def publish(figures: dict) -> None:
+    """Figures into both model cards and their committed records (models/metrics/)."""
     keys = ("images", "accuracy", "top5_accuracy", "per_class_accuracy", "date")
-    repository.write_metrics(FLOWERS17, {"flowers17": {k: figures[k] for k in keys}})
+    publish_metrics([FLOWERS17], {"flowers17": {k: figures[k] for k in keys}})
     sanity = {k: v for k, v in figures.items() if k.startswith(("chelsea", "coffee")) or k == "date"}
-    repository.write_metrics(IMAGENET, {"imagenet_sanity": sanity})
+    publish_metrics([IMAGENET], {"imagenet_sanity": sanity})
 
 
 def print_table(figures: dict) -> None:
@@ -104,7 +104,7 @@ def main(data: str | None = None, as_json: bool = False, limit: int | None = Non
     figures = asyncio.run(evaluate(data_root(data), limit))
     figures["date"] = datetime.date.today().isoformat()
     if write_card and limit is None:
-        write_cards(figures, FineGrainedSettings())
+        publish(figures)
     if as_json:
         print(json.dumps(figures))
     else:

@@ -23,6 +23,7 @@ EXPECTED_ROWS = [
     ("served_vs_raw", "c=8 / sequential"), ("served_vs_raw", "c=8 / 8 threads"),
     ("gateway", "c=1"), ("gateway", "c=8"),
     ("cache", "lru"), ("cache", "redis"),
+    ("fine_grained", "c=8 / sequential"), ("fine_grained", "c=8 / 8 threads"),
 ]
 
 

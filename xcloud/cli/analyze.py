@@ -24,7 +24,7 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     p.add_argument("--tasks", type=_task_list, default=[],
-                   help="comma-separated tasks, e.g. detection (default: every task)")
+                   help="comma-separated tasks, e.g. detection,fine_grained (default: every task)")
     p.add_argument("--json", action="store_true",
                    help="one line per image: the AnalyzeResponse as canonical protobuf JSON")
     p.add_argument("--min-face-size", type=float, default=0.0,
@@ -33,6 +33,9 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> None:
                    help="drop faces scoring below this (default: the service's)")
     p.add_argument("--max-faces", type=int, default=0, help="keep at most N faces (default: all)")
     p.add_argument("--no-cache", action="store_true", help="do not answer from the result cache")
+    p.add_argument("--classifier", default="",
+                   help="fine-grained model, e.g. flowers17_mobilenet_v2 (default: the service's)")
+    p.add_argument("--top-k", type=int, default=0, help="fine-grained labels to return")
     p.set_defaults(run=run)
 
 
@@ -68,6 +71,7 @@ def _analyze_one(client: GatewayClient, path: Path, args: argparse.Namespace):
     request = analyze_request(
         content, args.tasks, min_face_size=args.min_face_size,
         score_threshold=args.score_threshold, max_faces=args.max_faces, no_cache=args.no_cache,
+        fine_grained_model=args.classifier, top_k=args.top_k,
     )
     try:
         response = client.analyze(request)

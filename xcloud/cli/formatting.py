@@ -102,6 +102,9 @@ def analysis_text(label: str, response: gateway_pb2.AnalyzeResponse) -> str:
     if count:
         lines.append(face_table(response.faces))
         lines += [f"  {face_summary(i, f)}" for i, f in enumerate(response.faces, 1)]
+    if response.fine_grained.labels:
+        labels = ", ".join(f"{l.name} {l.probability:.2f}" for l in response.fine_grained.labels[:3])
+        lines.append(f"  Labels ({response.fine_grained.model.name}): {labels}")
     return "\n".join(lines)
 
 

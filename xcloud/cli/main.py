@@ -1,4 +1,4 @@
-"""XCloud from the command line: analyze images, check the stack, list models, evaluate.
+"""XCloud from the command line: analyze images, check the stack, list models, evaluate, train.
 
 Global options (``--gateway``, ``--timeout``) may come before or after the subcommand.
 """
@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xcloud.cli import analyze, health, models
+from xcloud.cli import analyze, health, models, train
 from xcloud.cli import eval as evaluation
 from xcloud.client import DEFAULT_GATEWAY, GATEWAY_ENV, default_gateway
 
-COMMANDS = (analyze, health, models, evaluation)
+COMMANDS = (analyze, health, models, evaluation, train)
 DEFAULT_TIMEOUT_S = 30.0
 
 

@@ -1,5 +1,6 @@
 from xcloud.v1 import common_pb2 as _common_pb2
 from xcloud.v1 import face_detection_pb2 as _face_detection_pb2
+from xcloud.v1 import fine_grained_pb2 as _fine_grained_pb2
 from xcloud.v1 import text_quality_pb2 as _text_quality_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -9,13 +10,23 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class FineGrainedOptions(_message.Message):
+    __slots__ = ("model", "top_k")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    top_k: int
+    def __init__(self, model: _Optional[str] = ..., top_k: _Optional[int] = ...) -> None: ...
+
 class AnalyzeOptions(_message.Message):
-    __slots__ = ("detection", "no_cache")
+    __slots__ = ("detection", "no_cache", "fine_grained")
     DETECTION_FIELD_NUMBER: _ClassVar[int]
     NO_CACHE_FIELD_NUMBER: _ClassVar[int]
+    FINE_GRAINED_FIELD_NUMBER: _ClassVar[int]
     detection: _face_detection_pb2.DetectOptions
     no_cache: bool
-    def __init__(self, detection: _Optional[_Union[_face_detection_pb2.DetectOptions, _Mapping]] = ..., no_cache: _Optional[bool] = ...) -> None: ...
+    fine_grained: FineGrainedOptions
+    def __init__(self, detection: _Optional[_Union[_face_detection_pb2.DetectOptions, _Mapping]] = ..., no_cache: _Optional[bool] = ..., fine_grained: _Optional[_Union[FineGrainedOptions, _Mapping]] = ...) -> None: ...
 
 class AnalyzeRequest(_message.Message):
     __slots__ = ("image", "tasks", "options")
@@ -34,18 +45,20 @@ class FaceAnalysis(_message.Message):
     def __init__(self, face: _Optional[_Union[_common_pb2.Face, _Mapping]] = ...) -> None: ...
 
 class AnalyzeResponse(_message.Message):
-    __slots__ = ("faces", "statuses", "image_width", "image_height", "request_id")
+    __slots__ = ("faces", "statuses", "image_width", "image_height", "request_id", "fine_grained")
     FACES_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     IMAGE_WIDTH_FIELD_NUMBER: _ClassVar[int]
     IMAGE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    FINE_GRAINED_FIELD_NUMBER: _ClassVar[int]
     faces: _containers.RepeatedCompositeFieldContainer[FaceAnalysis]
     statuses: _containers.RepeatedCompositeFieldContainer[_common_pb2.TaskStatus]
     image_width: int
     image_height: int
     request_id: str
-    def __init__(self, faces: _Optional[_Iterable[_Union[FaceAnalysis, _Mapping]]] = ..., statuses: _Optional[_Iterable[_Union[_common_pb2.TaskStatus, _Mapping]]] = ..., image_width: _Optional[int] = ..., image_height: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    fine_grained: _fine_grained_pb2.FineGrainedClassifyResponse
+    def __init__(self, faces: _Optional[_Iterable[_Union[FaceAnalysis, _Mapping]]] = ..., statuses: _Optional[_Iterable[_Union[_common_pb2.TaskStatus, _Mapping]]] = ..., image_width: _Optional[int] = ..., image_height: _Optional[int] = ..., request_id: _Optional[str] = ..., fine_grained: _Optional[_Union[_fine_grained_pb2.FineGrainedClassifyResponse, _Mapping]] = ...) -> None: ...
 
 class Backend(_message.Message):
     __slots__ = ("name", "address", "metrics_url", "tasks")

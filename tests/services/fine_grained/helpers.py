@@ -1,0 +1,15 @@
+"""Shared by the fine-grained tests: the served models and a JPEG encoder."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+SERVED = ("mobilenet_v2_imagenet", "flowers17_mobilenet_v2")
+
+
+def jpeg(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
