@@ -28,13 +28,14 @@ from services.runtime.imaging import decode_image
 from services.runtime.pool import ModelPool
 
 COMPARED = (MODEL, "mtcnn")
-CANVAS_FACTORS = (1, 2, 3, 4, 6)  # canvas side / image side in the face-size sweep
+CANVAS_FACTORS = (1, 2, 4, 6, 8, 10, 12)  # canvas side / image side in the face-size sweep
 SWEEP_IMAGES = 200
 GREY = 128
 
 
 def _handler(pool: ModelPool, detector: str) -> FaceDetectionHandler:
-    return FaceDetectionHandler(FaceDetectionSettings(port=0, metrics_port=None, default_model=detector), pool)
+    settings = FaceDetectionSettings(port=0, metrics_port=None, default_model=detector)
+    return FaceDetectionHandler(settings, pool)
 
 
 async def _measure(handler: FaceDetectionHandler, truths: list[ScutFace], flowers: list[Path],
@@ -84,7 +85,8 @@ async def evaluate(root: Path, limit: int | None = None) -> dict:
     await pool.start()
     try:
         truths, flowers = scut_faces(root)[:limit], flowers17_images(root)[:limit]
-        figures = {name: await _measure(_handler(pool, name), truths, flowers, name) for name in COMPARED}
+        figures = {name: await _measure(_handler(pool, name), truths, flowers, name)
+                   for name in COMPARED}
         sweep = await _size_sweep(_handler(pool, MODEL), truths[:SWEEP_IMAGES])
     finally:
         await pool.stop()
@@ -107,7 +109,8 @@ def print_table(figures: dict) -> None:
     print(f"{'speedup_vs_mtcnn':<28}{ours['speedup_vs_mtcnn']:>10.2f}")
     print("face-size sweep (blazeface): canvas factor, eye distance / image side, detection rate")
     for row in ours["size_sweep"]:
-        print(f"  x{row['canvas_factor']:<3} {row['eye_distance_fraction']:>8.3f} {row['detection_rate']:>8.3f}")
+        print(f"  x{row['canvas_factor']:<3} {row['eye_distance_fraction']:>8.3f} "
+              f"{row['detection_rate']:>8.3f}")
 
 
 def main(data: str | None = None, as_json: bool = False, limit: int | None = None,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import grpc
 
-from services.face_detection.handler import MTCNN_PARTS, FaceDetectionHandler
+from services.face_detection.handler import MODELS, FaceDetectionHandler
 from services.face_detection.servicer import FaceDetectionServicer
 from services.face_detection.settings import FaceDetectionSettings
 from services.runtime.catalog import CatalogServicer
@@ -19,7 +19,7 @@ class FaceDetectionApp:
 
     def __init__(self, settings: FaceDetectionSettings):
         self.settings = settings
-        self.pool = ModelPool(settings, list(MTCNN_PARTS))
+        self.pool = ModelPool(settings, list(MODELS))
         self.handler = FaceDetectionHandler(settings, self.pool)
 
     def register(self, server: grpc.aio.Server) -> None:

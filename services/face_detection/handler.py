@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
-from services.face_detection.mtcnn import MtcnnDetector, MtcnnParams
+from services.face_detection import blazeface
+from services.face_detection.mtcnn import Infer, MtcnnDetector, MtcnnParams
 from services.face_detection.settings import FaceDetectionSettings
 from services.runtime.alignment import align_face
 from services.runtime.errors import InvalidInput, ModelNotInstalled
@@ -16,7 +19,25 @@ from services.runtime.metrics import timed_stage
 from services.runtime.pool import ModelPool
 
 MTCNN_PARTS = ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet")
-DETECTORS = {"mtcnn": MTCNN_PARTS}
+
+
+@dataclass(frozen=True)
+class Detector:
+    """A detector the service offers: the models it runs, how it is made and parametrised."""
+
+    parts: tuple[str, ...]
+    make: Callable[[Infer], Any]  # -> an object with ``async detect(rgb, params)``
+    params: type  # its params dataclass (min_face_size, score_threshold, max_faces)
+    default_score_threshold: Callable[[FaceDetectionSettings], float]
+
+
+DETECTORS = {
+    "mtcnn": Detector(MTCNN_PARTS, MtcnnDetector, MtcnnParams, lambda s: s.score_threshold),
+    # BlazeFace's scores are calibrated lower than O-Net's probability (see blazeface.py).
+    "blazeface": Detector((blazeface.MODEL,), blazeface.BlazeFaceDetector, blazeface.BlazeFaceParams,
+                          lambda s: blazeface.DEFAULT_SCORE_THRESHOLD),
+}
+MODELS = [part for detector in DETECTORS.values() for part in detector.parts]
 MIN_FACE_RANGE = (10.0, 10_000.0)  # below 10 px the pyramid would upscale the image many times
 MAX_MARGIN = 0.9  # beyond this the face shrinks to a few pixels of the crop
 # The detector calls back into the pool several times per image; the caller's deadline rides
@@ -57,7 +78,7 @@ class FaceDetectionHandler:
     def __init__(self, settings: FaceDetectionSettings, pool: ModelPool):
         self._settings = settings
         self._pool = pool
-        self._mtcnn = MtcnnDetector(self._infer)
+        self._detectors = {name: d.make(self._infer) for name, d in DETECTORS.items()}
         self._limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels)
 
     async def _infer(self, model: str, rows: np.ndarray) -> list[np.ndarray]:
@@ -70,11 +91,11 @@ class FaceDetectionHandler:
             params,
             model=params.model or s.default_model,
             min_face_size=params.min_face_size or s.min_face_size,
-            score_threshold=params.score_threshold or s.score_threshold,
             max_faces=params.max_faces or s.max_faces_limit,
         )
         _check_options(params, s)
-        return params
+        default_score = DETECTORS[params.model].default_score_threshold(s)
+        return replace(params, score_threshold=params.score_threshold or default_score)
 
     async def detect(self, image: bytes, params: DetectParams, deadline: float | None = None) -> DetectionResult:
         params = self.resolve(params)
@@ -89,7 +110,7 @@ class FaceDetectionHandler:
         self._require_installed(params.model)
         token = _DEADLINE.set(deadline)
         try:
-            found = await self._mtcnn.detect(rgb, _mtcnn_params(params))
+            found = await self._detectors[params.model].detect(rgb, _detector_params(params))
         finally:
             _DEADLINE.reset(token)
         with timed_stage("postprocess", params.model, self.version(params.model)):
@@ -98,11 +119,11 @@ class FaceDetectionHandler:
         return DetectionResult(faces, width, height, params.model, self.version(params.model))
 
     def version(self, detector: str) -> str:
-        versions = {self._pool.model(part).version for part in DETECTORS[detector]}
+        versions = {self._pool.model(part).version for part in DETECTORS[detector].parts}
         return "+".join(sorted(versions))
 
     def _require_installed(self, detector: str) -> None:
-        missing = [p for p in DETECTORS[detector] if p not in self._pool.models]
+        missing = [p for p in DETECTORS[detector].parts if p not in self._pool.models]
         if missing:
             raise ModelNotInstalled(
                 f"detector {detector} is not installed (missing {', '.join(missing)}); build it with `make models`"
@@ -125,8 +146,8 @@ def _check_options(params: DetectParams, settings: FaceDetectionSettings) -> Non
         raise InvalidInput(f"aligned_margin must be at least 0 and below {MAX_MARGIN}")
 
 
-def _mtcnn_params(params: DetectParams) -> MtcnnParams:
-    return MtcnnParams(
+def _detector_params(params: DetectParams) -> Any:
+    return DETECTORS[params.model].params(
         min_face_size=params.min_face_size,
         score_threshold=params.score_threshold,
         max_faces=params.max_faces,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -60,15 +60,22 @@ class ModelPool:
             card = self._repository.get(name)
             model = await loop.run_in_executor(self._executor, self._load, card)
             self.models[name] = model
-            batcher = DynamicBatcher(model.run, self._executor, policy_from(self._settings),
+            batcher = DynamicBatcher(model.run, self._executor, self._policy(card),
                                      model.name, model.version)
             batcher.start()
             self._batchers[name] = batcher
             metrics.MODEL_LOADED.labels(model.name, model.version).set(1)
 
+    def _policy(self, card: ModelCard) -> BatchPolicy:
+        """The settings' policy, with the batch capped where the model card says so (a model
+        whose batches grow costly, e.g. BlazeFace at 256x256 per row)."""
+        policy = policy_from(self._settings)
+        cap = card.card.get("serving", {}).get("max_batch_size")
+        return replace(policy, max_batch_size=min(policy.max_batch_size, cap)) if cap else policy
+
     def _load(self, card: ModelCard) -> LoadedModel:
         model = LoadedModel(card, self._settings.providers, self._settings.intra_op_threads)
-        for batch_size in _buckets(self._settings.max_batch_size):
+        for batch_size in _buckets(self._policy(card).max_batch_size):
             model.run(_example_batch(model, batch_size))
         return model
 

@@ -137,8 +137,9 @@ async def test_list_models_reports_the_cards(server):
     async with grpc.aio.insecure_channel(server.address) as channel:
         reply = await common_pb2_grpc.ModelRepositoryStub(channel).ListModels(common_pb2.ListModelsRequest())
     by_name = {m.model.name: m for m in reply.models}
-    assert set(by_name) == {"mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"}
-    assert all(m.installed and m.model.version and m.license for m in by_name.values())
+    assert set(by_name) == {"mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "blazeface"}
+    mtcnn = [by_name[n] for n in ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet")]
+    assert all(m.installed and m.model.version and m.license for m in mtcnn)
 
 
 async def test_metrics_endpoint_has_every_stage(server, stub, astronaut_jpeg):
