@@ -23,6 +23,12 @@ def _default_backends() -> dict[str, BackendSettings]:
         "face_detection": BackendSettings(
             address="127.0.0.1:50052", metrics_url="http://127.0.0.1:9152/metrics"
         ),
+        "face_attributes": BackendSettings(
+            address="127.0.0.1:50053", metrics_url="http://127.0.0.1:9153/metrics"
+        ),
+        "expression": BackendSettings(
+            address="127.0.0.1:50054", metrics_url="http://127.0.0.1:9154/metrics"
+        ),
         "fine_grained": BackendSettings(
             address="127.0.0.1:50055", metrics_url="http://127.0.0.1:9155/metrics"
         ),

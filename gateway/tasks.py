@@ -20,7 +20,14 @@ from google.protobuf.message import Message
 
 from gateway.clients import BackendClient, Deadline, Metadata
 from services.runtime.errors import InvalidInput
-from xcloud.v1 import common_pb2, face_detection_pb2, fine_grained_pb2, gateway_pb2
+from xcloud.v1 import (
+    common_pb2,
+    expression_pb2,
+    face_attributes_pb2,
+    face_detection_pb2,
+    fine_grained_pb2,
+    gateway_pb2,
+)
 
 AnalyzeOptions = gateway_pb2.AnalyzeOptions
 # (client, payload, options, deadline, metadata) -> backend response. The payload is the
@@ -161,6 +168,37 @@ FINE_GRAINED = TaskSpec(
 )
 
 
+# Per-face tasks get the face's aligned crop (SHARED_CROP_MARGIN framing) at this side and
+# cut their own view out of it; 224 px leaves every model's input size some headroom.
+FACE_CROP_SIDE = 224
+
+
+def _face_request(request_type: type[Message]) -> Callable[[Message, AnalyzeOptions], Message]:
+    return lambda face, options: request_type(face=face)
+
+
+ATTRIBUTES = TaskSpec(
+    name="attributes", backend="face_attributes", scope=Scope.PER_FACE,
+    call=unary("/xcloud.v1.FaceAttributes/Predict",
+               _face_request(face_attributes_pb2.FaceAttributesRequest),
+               face_attributes_pb2.FaceAttributesResponse),
+    merge=into_field("attributes", "attributes"), aligned_size=FACE_CROP_SIDE,
+)
+EXPRESSION = TaskSpec(
+    name="expression", backend="expression", scope=Scope.PER_FACE,
+    call=unary("/xcloud.v1.Expression/Classify", _face_request(expression_pb2.ExpressionRequest),
+               expression_pb2.ExpressionResponse),
+    merge=into_field("expression", "expression"), aligned_size=FACE_CROP_SIDE,
+)
+EMBEDDING = TaskSpec(
+    name="embedding", backend="face_attributes", scope=Scope.PER_FACE,
+    call=unary("/xcloud.v1.FaceAttributes/Embed",
+               _face_request(face_attributes_pb2.FaceEmbeddingRequest),
+               face_attributes_pb2.FaceEmbeddingResponse),
+    merge=into_field("embedding", "embedding"), aligned_size=FACE_CROP_SIDE,
+)
+
+
 def default_registry() -> TaskRegistry:
     """A fresh registry of every task XCloud has; callers may register more (tests do)."""
-    return TaskRegistry([DETECTION, FINE_GRAINED])
+    return TaskRegistry([DETECTION, ATTRIBUTES, EXPRESSION, EMBEDDING, FINE_GRAINED])

@@ -23,6 +23,7 @@ from models.faceapi import export as faceapi_export
 from models.fine_grained import export as fine_grained_export
 from models.mobilenet import export as mobilenet_export
 from models.mtcnn import export as mtcnn_export
+from models.text_quality import export as text_quality_export
 
 REPOSITORY = Path(__file__).resolve().parent / "repository"
 
@@ -42,6 +43,7 @@ BUILDERS: list[ModelBuilder] = [
     ModelBuilder("mobilenet_v2_imagenet", "1", mobilenet_export.build_imagenet),
     ModelBuilder("mobilenet_v2_features", "1", mobilenet_export.build_features),
     ModelBuilder(fine_grained_export.FLOWERS17, "1", fine_grained_export.build_flowers17),
+    ModelBuilder(text_quality_export.MTBDNN, "1", text_quality_export.build),
 ]
 
 

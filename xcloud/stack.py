@@ -27,12 +27,12 @@ def _service(name: str, port: int) -> ProcessSpec:
     return ProcessSpec(name, f"services.{name}", f"XCLOUD_{name.upper()}_", port, 9100 + port % 100)
 
 
-# Reserved for the services still to come (same pattern, one line each):
-#   face_attributes 50053, expression 50054,
-#   animal_identity 50056.
 SERVICES: tuple[ProcessSpec, ...] = (
     _service("face_detection", 50052),
+    _service("face_attributes", 50053),
+    _service("expression", 50054),
     _service("fine_grained", 50055),
+    _service("animal_identity", 50056),
     _service("text_quality", 50057),
 )
 

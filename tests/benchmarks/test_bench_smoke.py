@@ -24,6 +24,7 @@ EXPECTED_ROWS = [
     ("gateway", "c=1"), ("gateway", "c=8"),
     ("cache", "lru"), ("cache", "redis"),
     ("fine_grained", "c=8 / sequential"), ("fine_grained", "c=8 / 8 threads"),
+    ("gallery", "identify over 1,000 x 128-d"),
 ]
 
 

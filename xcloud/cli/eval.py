@@ -21,9 +21,11 @@ DATA_ENV = "XCLOUD_DATA"
 
 KEYWORD_STYLE = {"data", "as_json", "limit"}
 EVALUATIONS: dict[str, str] = {
+    "age": "models.evaluation.age:main",
     "blazeface": "models.evaluation.blazeface:main",
     "content-quality": "models.evaluation.content_quality:main",
     "detection": "models.evaluation.detection:main",
+    "expression": "models.evaluation.expression:main",
     "fine-grained": "models.evaluation.fine_grained:main",
     "identity": "models.evaluation.identity:main",
 }

@@ -66,7 +66,37 @@ def _box_part(analysis: gateway_pb2.FaceAnalysis) -> str | None:
     return f"box {box(analysis.face.box)}" if analysis.face.HasField("box") else None
 
 
-FACE_SUMMARY_PARTS: list[FacePart] = [_score_part, _box_part]
+def _attributes_parts(analysis: gateway_pb2.FaceAnalysis) -> str | None:
+    """The seed's line: Beauty 3.6 · Gender Male · Race Asian (age comes last, after expression)."""
+    found = analysis.attributes
+    parts = []
+    if found.HasField("beauty"):
+        parts.append(f"Beauty {found.beauty.score:.1f}")
+    if found.HasField("gender"):
+        parts.append(f"Gender {found.gender.label.title()}")
+    if found.HasField("race"):
+        parts.append(f"Race {found.race.label.title()}")
+    return SEPARATOR.join(parts) or None
+
+
+def _expression_part(analysis: gateway_pb2.FaceAnalysis) -> str | None:
+    label = analysis.expression.label
+    return f"Expression {label.title()}" if label else None
+
+
+def _age_part(analysis: gateway_pb2.FaceAnalysis) -> str | None:
+    age = analysis.attributes
+    return f"Age {age.age.years:.0f}" if age.HasField("age") else None
+
+
+def _embedding_part(analysis: gateway_pb2.FaceAnalysis) -> str | None:
+    values = analysis.embedding.values
+    return f"embedding {len(values)}-d" if values else None
+
+
+FACE_SUMMARY_PARTS: list[FacePart] = [
+    _score_part, _box_part, _attributes_parts, _expression_part, _age_part, _embedding_part,
+]
 
 
 def face_summary(index: int, analysis: gateway_pb2.FaceAnalysis) -> str:

@@ -1,4 +1,6 @@
 from xcloud.v1 import common_pb2 as _common_pb2
+from xcloud.v1 import expression_pb2 as _expression_pb2
+from xcloud.v1 import face_attributes_pb2 as _face_attributes_pb2
 from xcloud.v1 import face_detection_pb2 as _face_detection_pb2
 from xcloud.v1 import fine_grained_pb2 as _fine_grained_pb2
 from xcloud.v1 import text_quality_pb2 as _text_quality_pb2
@@ -39,10 +41,16 @@ class AnalyzeRequest(_message.Message):
     def __init__(self, image: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., tasks: _Optional[_Iterable[str]] = ..., options: _Optional[_Union[AnalyzeOptions, _Mapping]] = ...) -> None: ...
 
 class FaceAnalysis(_message.Message):
-    __slots__ = ("face",)
+    __slots__ = ("face", "attributes", "expression", "embedding")
     FACE_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     face: _common_pb2.Face
-    def __init__(self, face: _Optional[_Union[_common_pb2.Face, _Mapping]] = ...) -> None: ...
+    attributes: _face_attributes_pb2.FaceAttributesResult
+    expression: _expression_pb2.ExpressionResult
+    embedding: _face_attributes_pb2.FaceEmbedding
+    def __init__(self, face: _Optional[_Union[_common_pb2.Face, _Mapping]] = ..., attributes: _Optional[_Union[_face_attributes_pb2.FaceAttributesResult, _Mapping]] = ..., expression: _Optional[_Union[_expression_pb2.ExpressionResult, _Mapping]] = ..., embedding: _Optional[_Union[_face_attributes_pb2.FaceEmbedding, _Mapping]] = ...) -> None: ...
 
 class AnalyzeResponse(_message.Message):
     __slots__ = ("faces", "statuses", "image_width", "image_height", "request_id", "fine_grained")

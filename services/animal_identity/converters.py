@@ -1,0 +1,82 @@
+"""Protobuf <-> domain conversion for animal identity (the only place that knows both)."""
+from __future__ import annotations
+
+from services.animal_identity.embedding import FACE, GENERIC, Payload, RawFace
+from services.animal_identity.handler import (
+    CollectionInfo,
+    EnrollResult,
+    IdentifyResult,
+    Match,
+    SubjectPage,
+    VerifyResult,
+)
+from services.runtime.errors import InvalidInput
+from xcloud.v1 import animal_identity_pb2 as pb
+from xcloud.v1 import common_pb2
+
+KINDS = {pb.COLLECTION_KIND_FACE: FACE, pb.COLLECTION_KIND_GENERIC: GENERIC}
+KIND_VALUES = {kind: value for value, kind in KINDS.items()}
+
+
+def kind_from_proto(value: int) -> str:
+    if value not in KINDS:
+        raise InvalidInput("kind must be COLLECTION_KIND_FACE or COLLECTION_KIND_GENERIC")
+    return KINDS[value]
+
+
+def payload_from_proto(images, faces) -> Payload:
+    return Payload(images=tuple(image.content for image in images),
+                   faces=tuple(RawFace(f.width, f.height, f.rgb) for f in faces))
+
+
+def single_payload(request) -> Payload:
+    """The query of an Identify or Verify request: whichever of image and face is set."""
+    return payload_from_proto([request.image] if request.HasField("image") else [],
+                              [request.face] if request.HasField("face") else [])
+
+
+def model_info(name: str, version: str) -> common_pb2.ModelInfo:
+    return common_pb2.ModelInfo(name=name, version=version)
+
+
+def collection_to_proto(info: CollectionInfo) -> pb.Collection:
+    return pb.Collection(name=info.name, kind=KIND_VALUES[info.kind],
+                         model=model_info(info.model, info.version),
+                         dimension=info.dimension, threshold=info.threshold,
+                         revision=info.revision)
+
+
+def enroll_to_proto(result: EnrollResult) -> pb.EnrollResponse:
+    return pb.EnrollResponse(enrolled=result.enrolled, subject_embeddings=result.subject_embeddings,
+                             model=model_info(result.model, result.version))
+
+
+def match_to_proto(match: Match) -> pb.Match:
+    return pb.Match(subject=match.subject, distance=match.distance, score=match.score,
+                    same_subject=match.same_subject)
+
+
+def identify_to_proto(result: IdentifyResult) -> pb.IdentifyResponse:
+    return pb.IdentifyResponse(matches=[match_to_proto(m) for m in result.matches],
+                               model=model_info(result.model, result.version),
+                               threshold=result.threshold)
+
+
+def verify_to_proto(result: VerifyResult) -> pb.VerifyResponse:
+    match = result.match
+    return pb.VerifyResponse(same_subject=match.same_subject, distance=match.distance,
+                             threshold=result.threshold, score=match.score,
+                             model=model_info(result.model, result.version))
+
+
+def subjects_to_proto(page: SubjectPage) -> pb.ListSubjectsResponse:
+    return pb.ListSubjectsResponse(
+        subjects=[pb.Subject(subject=s, embeddings=n) for s, n in page.subjects],
+        next_page_token=page.next_page_token,
+        model=model_info(page.collection.model, page.collection.version),
+    )
+
+
+def deleted_subject_to_proto(deleted: int, info: CollectionInfo) -> pb.DeleteSubjectResponse:
+    return pb.DeleteSubjectResponse(deleted_embeddings=deleted,
+                                    model=model_info(info.model, info.version))

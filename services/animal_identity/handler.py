@@ -1,0 +1,203 @@
+"""Transport-free identity logic: tenants' collections, enrolment, 1:N identify, 1:1 verify.
+
+Every operation names its tenant; the gallery looks collections up by (tenant, name) only, so
+one tenant can neither see nor touch another's collections, even by guessing names.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+
+from services.animal_identity.embedding import Embedder, Embeddings, Payload
+from services.animal_identity.gallery import Collection, Gallery
+from services.animal_identity.settings import AnimalIdentitySettings
+from services.runtime.errors import InvalidInput, ModelNotInstalled
+
+COLLECTION_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
+MAX_SUBJECT_LENGTH = 256
+MAX_TENANT_LENGTH = 128
+DEFAULT_TOP_K = 5
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    kind: str
+    model: str
+    version: str
+    dimension: int
+    threshold: float
+    revision: int
+
+
+@dataclass(frozen=True)
+class Match:
+    subject: str
+    distance: float
+    score: float
+    same_subject: bool
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    enrolled: int
+    subject_embeddings: int
+    model: str
+    version: str
+
+
+@dataclass(frozen=True)
+class IdentifyResult:
+    matches: list[Match]
+    threshold: float
+    model: str
+    version: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    match: Match  # exact distance to the subject's nearest embedding
+    threshold: float
+    model: str
+    version: str
+
+
+@dataclass(frozen=True)
+class SubjectPage:
+    subjects: list[tuple[str, int]]  # (subject, embeddings), in subject order
+    next_page_token: str
+    collection: CollectionInfo
+
+
+class IdentityHandler:
+    def __init__(self, settings: AnimalIdentitySettings, embedder: Embedder, gallery: Gallery):
+        self._settings = settings
+        self._embedder = embedder
+        self._gallery = gallery
+
+    async def create_collection(self, tenant: str, name: str, kind: str) -> CollectionInfo:
+        _check_name(name)
+        if kind not in self._embedder.kinds:
+            raise InvalidInput(f"collection kind must be one of {sorted(self._embedder.kinds)}")
+        model, version, dimension = self._embedder.model_of(kind)
+        collection = await self._gallery.create_collection(
+            _tenant(tenant), name, kind, model, version, dimension)
+        return self._info(collection)
+
+    async def collection(self, tenant: str, name: str) -> CollectionInfo:
+        return self._info(await self._gallery.collection(_tenant(tenant), name))
+
+    async def delete_collection(self, tenant: str, name: str) -> CollectionInfo:
+        return self._info(await self._gallery.delete_collection(_tenant(tenant), name))
+
+    async def list_collections(self, tenant: str) -> list[CollectionInfo]:
+        return [self._info(c) for c in await self._gallery.collections(_tenant(tenant))]
+
+    async def enroll(self, tenant: str, name: str, subject: str, payload: Payload,
+                     deadline: float | None = None) -> EnrollResult:
+        _check_subject(subject)
+        if len(payload) > self._settings.max_images_per_enroll:
+            raise InvalidInput(f"{len(payload)} images in one call; the limit is "
+                               f"{self._settings.max_images_per_enroll}: enrol in several calls")
+        collection = await self._gallery.collection(_tenant(tenant), name)
+        embeddings = await self._embed(collection, payload, deadline)
+        total = await self._gallery.enroll(collection, subject, embeddings.vectors)
+        return EnrollResult(len(embeddings.vectors), total, embeddings.model, embeddings.version)
+
+    async def identify(self, tenant: str, name: str, payload: Payload, top_k: int = 0,
+                       deadline: float | None = None) -> IdentifyResult:
+        top_k = top_k or DEFAULT_TOP_K
+        if not 1 <= top_k <= self._settings.max_top_k:
+            raise InvalidInput(f"top_k must be between 1 and {self._settings.max_top_k} (0 = {DEFAULT_TOP_K})")
+        collection = await self._gallery.collection(_tenant(tenant), name)
+        embeddings = await self._embed(collection, _single(payload), deadline)
+        found = await self._gallery.nearest(collection, embeddings.vectors[0], top_k)
+        threshold = self._threshold(collection)
+        matches = [_match(n.subject, n.distance, threshold) for n in found]
+        return IdentifyResult(matches, threshold, embeddings.model, embeddings.version)
+
+    async def verify(self, tenant: str, name: str, subject: str, payload: Payload,
+                     deadline: float | None = None) -> VerifyResult:
+        _check_subject(subject)
+        collection = await self._gallery.collection(_tenant(tenant), name)
+        embeddings = await self._embed(collection, _single(payload), deadline)
+        distance = await self._gallery.distance_to(collection, subject, embeddings.vectors[0])
+        threshold = self._threshold(collection)
+        match = _match(subject, distance, threshold)
+        return VerifyResult(match, threshold, embeddings.model, embeddings.version)
+
+    async def delete_subject(self, tenant: str, name: str, subject: str) -> tuple[int, CollectionInfo]:
+        """Embeddings deleted, and the collection they were deleted from."""
+        collection = await self._gallery.collection(_tenant(tenant), name)
+        return await self._gallery.delete_subject(collection, subject), self._info(collection)
+
+    async def list_subjects(self, tenant: str, name: str, page_size: int = 0,
+                            page_token: str = "") -> SubjectPage:
+        page_size = page_size or DEFAULT_PAGE_SIZE
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise InvalidInput(f"page_size must be between 1 and {MAX_PAGE_SIZE} (0 = {DEFAULT_PAGE_SIZE})")
+        collection = await self._gallery.collection(_tenant(tenant), name)
+        # one row more than asked tells whether another page follows
+        rows = await self._gallery.subjects(collection, page_size + 1, _decode_token(page_token))
+        page = rows[:page_size]
+        token = _encode_token(page[-1][0]) if len(rows) > page_size else ""
+        return SubjectPage(page, token, self._info(collection))
+
+    async def _embed(self, collection: Collection, payload: Payload,
+                     deadline: float | None) -> Embeddings:
+        embeddings = await self._embedder.embed(collection.kind, payload, deadline)
+        if (embeddings.model, embeddings.version) != (collection.model, collection.model_version):
+            raise ModelNotInstalled(
+                f"collection {collection.name!r} holds embeddings of {collection.model} version "
+                f"{collection.model_version}, but this server runs {embeddings.model} version "
+                f"{embeddings.version}: serve that version, or enrol into a new collection"
+            )
+        return embeddings
+
+    def _threshold(self, collection: Collection) -> float:
+        return self._embedder.kinds[collection.kind].threshold
+
+    def _info(self, c: Collection) -> CollectionInfo:
+        return CollectionInfo(c.name, c.kind, c.model, c.model_version, c.dimension,
+                              self._threshold(c), c.revision)
+
+
+def _match(subject: str, distance: float, threshold: float) -> Match:
+    score = min(1.0, max(0.0, 1.0 - distance / (2.0 * threshold)))
+    return Match(subject, distance, score, distance < threshold)
+
+
+def _single(payload: Payload) -> Payload:
+    if len(payload) > 1:
+        raise InvalidInput("send exactly one image (or one face crop) to compare")
+    return payload
+
+
+def _tenant(tenant: str) -> str:
+    if not tenant or len(tenant) > MAX_TENANT_LENGTH or not tenant.isprintable():
+        raise InvalidInput(f"x-tenant-id must be 1-{MAX_TENANT_LENGTH} printable characters")
+    return tenant
+
+
+def _check_name(name: str) -> None:
+    if not COLLECTION_NAME.fullmatch(name):
+        raise InvalidInput(f"collection name {name!r} must be 1-128 letters, digits, '.', '_' or '-'")
+
+
+def _check_subject(subject: str) -> None:
+    if not subject or len(subject) > MAX_SUBJECT_LENGTH:
+        raise InvalidInput(f"subject must be 1-{MAX_SUBJECT_LENGTH} characters")
+
+
+def _encode_token(subject: str) -> str:
+    return base64.urlsafe_b64encode(subject.encode()).decode()
+
+
+def _decode_token(token: str) -> str:
+    try:
+        return base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput("page_token is not one this service issued; start from an empty token") from exc

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.runtime.settings import REPO_ROOT, ServiceSettings
+
+
+class AnimalIdentitySettings(ServiceSettings):
+    """Environment prefix ``XCLOUD_ANIMAL_IDENTITY_`` (e.g. ``XCLOUD_ANIMAL_IDENTITY_DATABASE_URL``)."""
+
+    model_config = SettingsConfigDict(env_prefix="XCLOUD_ANIMAL_IDENTITY_", extra="ignore")
+
+    port: int = Field(50056, description="gRPC port; 0 picks a free one.")
+    metrics_port: int | None = Field(9156, description="Prometheus port; None disables, 0 = any.")
+    database_url: str | None = Field(
+        None, description="PostgreSQL with pgvector, e.g. postgresql://user:pw@host:5432/xcloud "
+        "(production). Unset: an embedded PostgreSQL runs on data_dir.",
+    )
+    data_dir: Path = Field(
+        REPO_ROOT / ".cache" / "gallery-pg",
+        description="Data directory of the embedded PostgreSQL (used when database_url is unset).",
+    )
+    embedded_shared_buffers: str = Field(
+        "512MB", description="shared_buffers of the embedded PostgreSQL: the HNSW index should fit.",
+    )
+    pool_size: int = Field(8, description="Database connections held by the service.")
+    face_model: str = Field("faceapi_recognition", description="Embedding model of FACE collections.")
+    face_threshold: float = Field(
+        0.6, description="Euclidean distance below which two face descriptors are one person "
+        "(face-api / dlib's published operating point).",
+    )
+    face_chip_padding: float = Field(
+        0.25, description="Padding of the dlib-style face chip the face model sees, as a share "
+        "of the face on each side (dlib's default; it trained the descriptor on such chips).",
+    )
+    generic_model: str = Field(
+        "mobilenet_v2_features", description="Embedding model of GENERIC collections."
+    )
+    generic_threshold: float = Field(
+        0.5, description="Distance between L2-normalised generic embeddings below which two "
+        "images are taken for the same subject (not calibrated on identities: see the proto).",
+    )
+    hnsw_m: int = Field(16, description="HNSW graph degree of new collections' indexes.")
+    hnsw_ef_construction: int = Field(64, description="HNSW build beam of new collections' indexes.")
+    hnsw_ef_search: int = Field(
+        128, description="HNSW query beam: higher finds the true nearest subject more often, slower."
+    )
+    max_images_per_enroll: int = Field(32, description="Images one Enroll call may carry.")
+    max_top_k: int = Field(100, description="Largest top_k an Identify call may ask for.")
+    default_tenant: str = Field(
+        "default", description="Tenant of calls without x-tenant-id metadata (the gateway sets "
+        "it from the API key in production).",
+    )

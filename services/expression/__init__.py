@@ -1,0 +1,1 @@
+"""Facial expression (7 classes) of one aligned face crop."""

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.runtime.settings import ServiceSettings
+
+
+class FaceAttributesSettings(ServiceSettings):
+    """Environment prefix ``XCLOUD_FACE_ATTRIBUTES_`` (e.g. ``XCLOUD_FACE_ATTRIBUTES_PORT``)."""
+
+    model_config = SettingsConfigDict(env_prefix="XCLOUD_FACE_ATTRIBUTES_", extra="ignore")
+
+    port: int = Field(50053, description="gRPC port; 0 picks a free one.")
+    metrics_port: int | None = Field(9153, description="Prometheus port; None disables, 0 = any.")
+    min_crop_side: int = Field(
+        112, description="Smallest aligned crop accepted; smaller ones would be upscaled for "
+        "every model. The gateway sends 224."
+    )
+    max_crop_side: int = Field(1024, description="Largest aligned crop accepted.")

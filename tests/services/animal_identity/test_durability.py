@@ -1,0 +1,105 @@
+"""Acknowledged enrolments survive SIGKILL: of the service, and of its embedded database too.
+
+The service runs as a real process (``python -m services.animal_identity``) on an embedded
+PostgreSQL in a temporary data directory; nothing is stopped cleanly before the restart.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import psutil
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.services.animal_identity.conftest import raw_image
+from xcloud.v1 import animal_identity_pb2 as pb
+from xcloud.v1 import animal_identity_pb2_grpc
+
+SUBJECTS = 20
+START_TIMEOUT_S = 180.0
+
+
+class ServiceProcess:
+    def __init__(self, data_dir: Path):
+        env = {**os.environ, "XCLOUD_ANIMAL_IDENTITY_PORT": "0",
+               "XCLOUD_ANIMAL_IDENTITY_METRICS_PORT": "0",
+               "XCLOUD_ANIMAL_IDENTITY_DATA_DIR": str(data_dir),
+               "XCLOUD_ANIMAL_IDENTITY_MAX_BATCH_SIZE": "2"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.animal_identity"], cwd=REPO_ROOT, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.address = self._wait_ready()
+
+    def _wait_ready(self) -> str:
+        """The address from the READY line the runtime prints once the service serves."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        seen = []
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if line.startswith("READY animal_identity"):
+                return line.split("grpc=")[1].split()[0]
+        self.process.kill()
+        raise RuntimeError("service did not become ready:\n" + "".join(seen[-30:]))
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(30)
+        self.process.stdout.close()
+
+
+def kill_postgres(data_dir: Path) -> None:
+    """SIGKILL the postmaster (as a power cut would) and wait until its backends are gone."""
+    postmaster = psutil.Process(int((data_dir / "postmaster.pid").read_text().split()[0]))
+    family = [postmaster, *postmaster.children(recursive=True)]
+    postmaster.kill()
+    psutil.wait_procs(family, timeout=30)
+
+
+@pytest.fixture
+def data_dir(database_dir) -> Iterator[Path]:
+    yield database_dir
+    if (database_dir / "postmaster.pid").is_file():
+        kill_postgres(database_dir)
+
+
+async def enrol_all(address: str, faces: list) -> None:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = animal_identity_pb2_grpc.AnimalIdentityStub(channel)
+        await stub.CreateCollection(pb.CreateCollectionRequest(name="kept", kind=pb.COLLECTION_KIND_FACE),
+                                    timeout=60)
+        await asyncio.gather(*(stub.Enroll(pb.EnrollRequest(
+            collection="kept", subject=f"s{i:02d}", faces=[raw_image(faces[i % len(faces)])]),
+            timeout=120) for i in range(SUBJECTS)))
+
+
+async def subjects_of(address: str) -> list[str]:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = animal_identity_pb2_grpc.AnimalIdentityStub(channel)
+        reply = await stub.ListSubjects(pb.ListSubjectsRequest(collection="kept"), timeout=60)
+    return [s.subject for s in reply.subjects]
+
+
+@pytest.mark.slow
+async def test_acknowledged_enrolments_survive_sigkill(identity_models, demo_faces, data_dir):
+    service = ServiceProcess(data_dir)
+    try:
+        await enrol_all(service.address, demo_faces)
+    finally:
+        service.kill()  # right after the last acknowledgement, no clean shutdown
+    kill_postgres(data_dir)
+    restarted = ServiceProcess(data_dir)
+    try:
+        assert await subjects_of(restarted.address) == [f"s{i:02d}" for i in range(SUBJECTS)]
+    finally:
+        restarted.kill()
