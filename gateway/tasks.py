@@ -2,11 +2,11 @@
 
 Adding a task is one ``TaskSpec`` in ``default_registry`` plus its field in gateway.proto, e.g.
 
-    TaskSpec("attributes", "face_attributes", Scope.PER_FACE,
-             call=unary("/xcloud.v1.FaceAttributes/Predict", _attributes_request,
-                        face_attributes_pb2.PredictResponse),
-             merge=into_field("attributes"), aligned_size=224,
-             options_key=options_field("attributes"))
+    TaskSpec("expression", "expression", Scope.PER_FACE,
+             call=unary("/xcloud.v1.Expression/Classify",
+                        _face_request(expression_pb2.ExpressionRequest),
+                        expression_pb2.ExpressionResponse),
+             merge=into_field("expression", "expression"), aligned_size=FACE_CROP_SIDE)
 
 The orchestration (gateway/analyze.py) knows only the three scopes, never a task by name.
 """

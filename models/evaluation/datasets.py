@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # 8 outline points, which is what MTCNN's eye landmark approximates.
 SCUT_IMAGE_LEFT_EYE = slice(42, 50)
 SCUT_IMAGE_RIGHT_EYE = slice(50, 58)
+
+
+# UTKFace has no official split: a file is in the test split when the first 8 hex digits of
+# the sha256 of its name, as a fraction of 16**8, fall below this share. Stable everywhere.
+UTK_TEST_SHARE = 0.2
+
+
+def utk_is_test(path: Path) -> bool:
+    return int(hashlib.sha256(path.name.encode()).hexdigest()[:8], 16) / 16**8 < UTK_TEST_SHARE
 
 
 class DataMissing(RuntimeError):

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from models.attributes.data import utk_is_test
+from models.evaluation.datasets import utk_is_test
 from services.face_attributes.handler import Attributes, FaceAttributesHandler
 from services.face_attributes.parts import Part
 from services.face_attributes.settings import FaceAttributesSettings
