@@ -85,7 +85,9 @@ def test_registry_rejects_incomplete_or_duplicate_tasks():
     registry = default_registry()
     with pytest.raises(ValueError, match="already"):
         registry.register(DETECTION)
-    assert default_registry().names() == ["detection"]  # registering elsewhere leaks nowhere
+    registry.register(TaskSpec("extra", "b", Scope.WHOLE_IMAGE, call=call, merge=into_field("face")))
+    assert "extra" not in default_registry().names()  # registering elsewhere leaks nowhere
+    assert default_registry().names()[0] == "detection"
 
 
 async def test_memory_store_evicts_least_recently_used_and_expired():
