@@ -12,14 +12,16 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import grpc
 from google.protobuf.message import Message
 from prometheus_client import Counter
 
 from gateway import crops
+from gateway.auth import DEFAULT_TENANT, TENANT_HEADER
 from gateway.cache import SHARED_RESULTS, ResultCache, SingleFlight, cache_key
-from gateway.clients import BackendError, Backends, Deadline, Metadata
+from gateway.clients import BackendClient, BackendError, Backends, Deadline, Metadata
 from gateway.converters import code_name, grpc_code, task_status
 from gateway.settings import GatewaySettings
 from gateway.tasks import Scope, TaskRegistry, TaskSpec, model_of
@@ -30,7 +32,8 @@ from services.runtime.interceptors import REQUEST_ID_KEY
 from xcloud.v1 import common_pb2, gateway_pb2
 
 WHOLE_REQUEST_CODES = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED)
-HASH_OFF_LOOP_BYTES = 1 << 20  # hashing larger images would stall the event loop
+HASH_OFF_LOOP_BYTES = 1 << 20
+T = TypeVar("T")  # hashing larger images would stall the event loop
 TASKS_TOTAL = Counter(
     "xcloud_gateway_tasks_total", "Tasks answered inside Analyze calls, by status code.",
     ["task", "code"],
@@ -73,11 +76,11 @@ class Analyzer:
         self._flights = SingleFlight()
 
     async def analyze(self, request: gateway_pb2.AnalyzeRequest, deadline: Deadline,
-                      request_id: str) -> gateway_pb2.AnalyzeResponse:
+                      request_id: str, tenant: str = DEFAULT_TENANT) -> gateway_pb2.AnalyzeResponse:
         self._validate(request)
         specs = self._registry.resolve(request.tasks, self._settings.backends)
-        job = _Job(request, deadline, ((REQUEST_ID_KEY, request_id),),
-                   await _digest(request.image.content))
+        metadata = ((REQUEST_ID_KEY, request_id), (TENANT_HEADER, tenant))
+        job = _Job(request, deadline, metadata, await _digest(request.image.content))
         whole = {s.name: asyncio.ensure_future(self._run_whole(job, s))
                  for s in specs if s.scope is Scope.WHOLE_IMAGE}
         try:
@@ -159,20 +162,26 @@ class Analyzer:
 
     async def _call(self, spec: TaskSpec, payload: Message, options: gateway_pb2.AnalyzeOptions,
                     job: _Job) -> Message:
+        return await spec.call(self._client(spec), payload, options, job.deadline, job.metadata)
+
+    def _client(self, spec: TaskSpec) -> BackendClient:
         client = self._backends.get(spec.backend)
         if client is None:
             raise BackendError(spec.backend, grpc.StatusCode.FAILED_PRECONDITION,
                                f"no backend {spec.backend!r} is configured on this gateway")
-        return await spec.call(client, payload, options, job.deadline, job.metadata)
+        return client
 
     async def _cached(self, spec: TaskSpec, job: _Job, options: bytes, compute: Compute,
                       usable: bool = True) -> Outcome:
         """Answer from the cache, from an identical call in flight, or by computing."""
+        state = await _captured(spec, lambda: self._state_of(spec, job))
+        if isinstance(state, Outcome):
+            return state  # the task cannot run (e.g. no such collection): its status says why
         version = await self._versions.of(spec.backend, job.deadline) if usable else None
         if version is None:
             ResultCache.bypass(spec.name)
             return await _captured(spec, compute)
-        key = cache_key(spec.name, job.digest, version, options)
+        key = cache_key(spec.name, job.digest, version, options, state)
         fresh = job.request.options.no_cache
         flight = f"{key}|fresh" if fresh else key
         outcome, _shared = await self._flights.run(
@@ -180,6 +189,12 @@ class Analyzer:
             on_join=SHARED_RESULTS.labels(spec.name).inc,
         )
         return outcome
+
+    async def _state_of(self, spec: TaskSpec, job: _Job) -> bytes:
+        if spec.state_key is None:
+            return b""
+        client = self._client(spec)
+        return await spec.state_key(client, job.request.options, job.deadline, job.metadata)
 
     async def _lookup_or_compute(self, spec: TaskSpec, key: str, fresh: bool,
                                  compute: Compute) -> Outcome:
@@ -218,7 +233,7 @@ class Analyzer:
         return response
 
 
-async def _captured(spec: TaskSpec, compute: Compute) -> Outcome:
+async def _captured(spec: TaskSpec, compute: Callable[[], Awaitable[T]]) -> T | Outcome:
     """Run ``compute``; a backend failure becomes this task's status instead of an error."""
     try:
         return await compute()

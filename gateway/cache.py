@@ -41,10 +41,12 @@ SHARED_RESULTS = Counter(
 )
 
 
-def cache_key(task: str, image_digest: bytes, version: str, options: bytes) -> str:
-    """Deterministic key; parts are length-prefixed so no two part lists collide."""
+def cache_key(task: str, image_digest: bytes, version: str, options: bytes,
+              state: bytes = b"") -> str:
+    """Deterministic key; parts are length-prefixed so no two part lists collide. ``state``:
+    what the backend's answer depends on besides image, models and options (tasks.StateKey)."""
     digest = hashlib.sha256()
-    for part in (image_digest, task.encode(), version.encode(), options):
+    for part in (image_digest, task.encode(), version.encode(), options, state):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return f"{KEY_PREFIX}:{task}:{digest.hexdigest()}"

@@ -26,11 +26,12 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
         self._scorer = scorer
         self._backends = backends
         self._registry = registry
-        self._keys = ApiKeys(settings.api_keys)
+        self._keys = ApiKeys(settings.api_keys, settings.api_key_tenants)
 
     async def Analyze(self, request, context):
         self._keys.check(context)
-        return await self._analyzer.analyze(request, deadline_of(context), request_id_of(context))
+        return await self._analyzer.analyze(request, deadline_of(context), request_id_of(context),
+                                            self._keys.tenant_of(context))
 
     async def ScoreContent(self, request, context):
         self._keys.check(context)

@@ -32,6 +32,9 @@ def _default_backends() -> dict[str, BackendSettings]:
         "fine_grained": BackendSettings(
             address="127.0.0.1:50055", metrics_url="http://127.0.0.1:9155/metrics"
         ),
+        "animal_identity": BackendSettings(
+            address="127.0.0.1:50056", metrics_url="http://127.0.0.1:9156/metrics"
+        ),
         "text_quality": BackendSettings(
             address="127.0.0.1:50057", metrics_url="http://127.0.0.1:9157/metrics"
         ),
@@ -99,6 +102,12 @@ class GatewaySettings(ServiceSettings):
         [],
         description='Static API keys; when non-empty every call needs "authorization: Bearer '
         'KEY" or "x-api-key: KEY" metadata, else UNAUTHENTICATED.',
+    )
+    api_key_tenants: dict[str, str] = Field(
+        {},
+        description="API key -> the tenant its calls act for (identity galleries are per "
+        'tenant); keys not listed act for "default". With api_keys empty the caller\'s own '
+        'x-tenant-id metadata names the tenant.',
     )
 
     def own_metrics_url(self) -> str:

@@ -18,9 +18,13 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from gateway.clients import BackendClient, Deadline, Metadata
+import grpc
+
+from gateway.auth import TENANT_HEADER
+from gateway.clients import BackendClient, BackendError, Deadline, Metadata
 from services.runtime.errors import InvalidInput
 from xcloud.v1 import (
+    animal_identity_pb2,
     common_pb2,
     expression_pb2,
     face_attributes_pb2,
@@ -37,6 +41,10 @@ Call = Callable[[BackendClient, Message, AnalyzeOptions, Deadline, Metadata], Aw
 # the AnalyzeResponse for WHOLE_IMAGE tasks.
 Merge = Callable[[Message, Message], None]
 OptionsKey = Callable[[AnalyzeOptions], bytes]
+# (client, options, deadline, metadata) -> what else the answer depends on, asked of the
+# backend once per request (an identity collection's revision); part of the cache key. It
+# raises BackendError when the task cannot run (that becomes the task's status).
+StateKey = Callable[[BackendClient, AnalyzeOptions, Deadline, Metadata], Awaitable[bytes]]
 
 
 class Scope(enum.Enum):
@@ -58,6 +66,8 @@ class TaskSpec:
     merge: Merge | None = None
     aligned_size: int = 0    # PER_FACE: side of the aligned crop the backend takes
     options_key: OptionsKey = no_options  # the options that change this task's answer
+    state_key: StateKey | None = None     # backend state that changes it (see StateKey)
+    only_when_named: bool = False         # not part of "every task": it needs options
 
     def __post_init__(self) -> None:
         if self.scope is Scope.PER_FACE and self.aligned_size <= 0:
@@ -124,9 +134,11 @@ class TaskRegistry:
         return [s.name for s in self._specs.values() if s.backend == backend]
 
     def resolve(self, requested: Sequence[str], configured: Collection[str]) -> list[TaskSpec]:
-        """Requested tasks in request order without repeats; none = every configured task."""
+        """Requested tasks in request order without repeats; none = every configured task
+        that can run without options of its own."""
         if not requested:
-            return [s for s in self._specs.values() if s.backend in configured]
+            return [s for s in self._specs.values()
+                    if s.backend in configured and not s.only_when_named]
         unknown = [name for name in requested if name not in self._specs]
         if unknown:
             raise InvalidInput(
@@ -199,6 +211,39 @@ EMBEDDING = TaskSpec(
 )
 
 
+def _identify_request(face: Message, options: AnalyzeOptions) -> animal_identity_pb2.IdentifyRequest:
+    return animal_identity_pb2.IdentifyRequest(
+        collection=options.identify.collection, face=face, top_k=options.identify.top_k
+    )
+
+
+async def _collection_state(client: BackendClient, options: AnalyzeOptions, deadline: Deadline,
+                            metadata: Metadata) -> bytes:
+    """The tenant, the collection and its revision: every enrolment or deletion bumps the
+    revision, so a cached answer never outlives the gallery it was computed on, and one
+    tenant never reads another's answer."""
+    name = options.identify.collection
+    if not name:
+        raise BackendError("animal_identity", grpc.StatusCode.INVALID_ARGUMENT,
+                           'task "identify" needs options.identify.collection')
+    response = await client.call(
+        "/xcloud.v1.AnimalIdentity/GetCollection", animal_identity_pb2.GetCollectionRequest(name=name),
+        animal_identity_pb2.GetCollectionResponse, deadline, metadata,
+    )
+    tenant = dict(metadata).get(TENANT_HEADER, "")
+    found = response.collection
+    return f"{tenant}|{found.name}|{found.revision}|{found.model.name}@{found.model.version}".encode()
+
+
+IDENTIFY = TaskSpec(
+    name="identify", backend="animal_identity", scope=Scope.PER_FACE,
+    call=unary("/xcloud.v1.AnimalIdentity/Identify", _identify_request,
+               animal_identity_pb2.IdentifyResponse),
+    merge=into_field("identity"), aligned_size=FACE_CROP_SIDE,
+    options_key=options_field("identify"), state_key=_collection_state, only_when_named=True,
+)
+
+
 def default_registry() -> TaskRegistry:
     """A fresh registry of every task XCloud has; callers may register more (tests do)."""
-    return TaskRegistry([DETECTION, ATTRIBUTES, EXPRESSION, EMBEDDING, FINE_GRAINED])
+    return TaskRegistry([DETECTION, ATTRIBUTES, EXPRESSION, EMBEDDING, IDENTIFY, FINE_GRAINED])

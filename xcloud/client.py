@@ -8,7 +8,13 @@ from collections.abc import Iterable
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from xcloud.v1 import common_pb2, face_detection_pb2, gateway_pb2, gateway_pb2_grpc
+from xcloud.v1 import (
+    animal_identity_pb2,
+    common_pb2,
+    face_detection_pb2,
+    gateway_pb2,
+    gateway_pb2_grpc,
+)
 
 DEFAULT_GATEWAY = "127.0.0.1:50051"
 GATEWAY_ENV = "XCLOUD_GATEWAY"
@@ -39,14 +45,16 @@ def open_channel(address: str) -> grpc.Channel:
 def analyze_request(image: bytes, tasks: Iterable[str] = (), *, min_face_size: float = 0.0,
                     score_threshold: float = 0.0, max_faces: int = 0,
                     no_cache: bool = False, fine_grained_model: str = "",
-                    top_k: int = 0) -> gateway_pb2.AnalyzeRequest:
+                    top_k: int = 0, collection: str = "",
+                    identify_top_k: int = 0) -> gateway_pb2.AnalyzeRequest:
     """An AnalyzeRequest; zero options mean "the service default"."""
     detection = face_detection_pb2.DetectOptions(
         min_face_size=min_face_size, score_threshold=score_threshold, max_faces=max_faces
     )
     fine_grained = gateway_pb2.FineGrainedOptions(model=fine_grained_model, top_k=top_k)
+    identify = animal_identity_pb2.IdentifyOptions(collection=collection, top_k=identify_top_k)
     options = gateway_pb2.AnalyzeOptions(detection=detection, no_cache=no_cache,
-                                         fine_grained=fine_grained)
+                                         fine_grained=fine_grained, identify=identify)
     return gateway_pb2.AnalyzeRequest(
         image=common_pb2.Image(content=image), tasks=list(tasks), options=options
     )

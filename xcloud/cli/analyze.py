@@ -36,11 +36,22 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--classifier", default="",
                    help="fine-grained model, e.g. flowers17_mobilenet_v2 (default: the service's)")
     p.add_argument("--top-k", type=int, default=0, help="fine-grained labels to return")
+    p.add_argument("--collection", default="",
+                   help="FACE collection to identify each face in (task identify; without "
+                        "--tasks this runs detection,identify)")
+    p.add_argument("--identify-top-k", type=int, default=0, help="subjects per face (default 5)")
     p.set_defaults(run=run)
 
 
 def _task_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _tasks(args: argparse.Namespace) -> list[str]:
+    """--tasks as given; with --collection and no --tasks, detection and identify."""
+    if args.collection and not args.tasks:
+        return ["detection", "identify"]
+    return args.tasks
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,9 +80,10 @@ def _analyze_one(client: GatewayClient, path: Path, args: argparse.Namespace):
         _error(f"{path}: cannot read: {exc.strerror or exc}")
         return "unreadable"
     request = analyze_request(
-        content, args.tasks, min_face_size=args.min_face_size,
+        content, _tasks(args), min_face_size=args.min_face_size,
         score_threshold=args.score_threshold, max_faces=args.max_faces, no_cache=args.no_cache,
-        fine_grained_model=args.classifier, top_k=args.top_k,
+        fine_grained_model=args.classifier, top_k=args.top_k, collection=args.collection,
+        identify_top_k=args.identify_top_k,
     )
     try:
         response = client.analyze(request)

@@ -94,8 +94,18 @@ def _embedding_part(analysis: gateway_pb2.FaceAnalysis) -> str | None:
     return f"embedding {len(values)}-d" if values else None
 
 
+def _identity_part(analysis: gateway_pb2.FaceAnalysis) -> str | None:
+    if not analysis.HasField("identity"):
+        return None
+    best = analysis.identity.matches[0] if analysis.identity.matches else None
+    if best is None or not best.same_subject:
+        return "Identity unknown"
+    return f"Identity {best.subject} (distance {best.distance:.2f})"
+
+
 FACE_SUMMARY_PARTS: list[FacePart] = [
     _score_part, _box_part, _attributes_parts, _expression_part, _age_part, _embedding_part,
+    _identity_part,
 ]
 
 

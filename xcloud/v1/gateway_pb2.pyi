@@ -1,3 +1,4 @@
+from xcloud.v1 import animal_identity_pb2 as _animal_identity_pb2
 from xcloud.v1 import common_pb2 as _common_pb2
 from xcloud.v1 import expression_pb2 as _expression_pb2
 from xcloud.v1 import face_attributes_pb2 as _face_attributes_pb2
@@ -21,14 +22,16 @@ class FineGrainedOptions(_message.Message):
     def __init__(self, model: _Optional[str] = ..., top_k: _Optional[int] = ...) -> None: ...
 
 class AnalyzeOptions(_message.Message):
-    __slots__ = ("detection", "no_cache", "fine_grained")
+    __slots__ = ("detection", "no_cache", "fine_grained", "identify")
     DETECTION_FIELD_NUMBER: _ClassVar[int]
     NO_CACHE_FIELD_NUMBER: _ClassVar[int]
     FINE_GRAINED_FIELD_NUMBER: _ClassVar[int]
+    IDENTIFY_FIELD_NUMBER: _ClassVar[int]
     detection: _face_detection_pb2.DetectOptions
     no_cache: bool
     fine_grained: FineGrainedOptions
-    def __init__(self, detection: _Optional[_Union[_face_detection_pb2.DetectOptions, _Mapping]] = ..., no_cache: _Optional[bool] = ..., fine_grained: _Optional[_Union[FineGrainedOptions, _Mapping]] = ...) -> None: ...
+    identify: _animal_identity_pb2.IdentifyOptions
+    def __init__(self, detection: _Optional[_Union[_face_detection_pb2.DetectOptions, _Mapping]] = ..., no_cache: _Optional[bool] = ..., fine_grained: _Optional[_Union[FineGrainedOptions, _Mapping]] = ..., identify: _Optional[_Union[_animal_identity_pb2.IdentifyOptions, _Mapping]] = ...) -> None: ...
 
 class AnalyzeRequest(_message.Message):
     __slots__ = ("image", "tasks", "options")
@@ -41,16 +44,18 @@ class AnalyzeRequest(_message.Message):
     def __init__(self, image: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., tasks: _Optional[_Iterable[str]] = ..., options: _Optional[_Union[AnalyzeOptions, _Mapping]] = ...) -> None: ...
 
 class FaceAnalysis(_message.Message):
-    __slots__ = ("face", "attributes", "expression", "embedding")
+    __slots__ = ("face", "attributes", "expression", "embedding", "identity")
     FACE_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     EXPRESSION_FIELD_NUMBER: _ClassVar[int]
     EMBEDDING_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
     face: _common_pb2.Face
     attributes: _face_attributes_pb2.FaceAttributesResult
     expression: _expression_pb2.ExpressionResult
     embedding: _face_attributes_pb2.FaceEmbedding
-    def __init__(self, face: _Optional[_Union[_common_pb2.Face, _Mapping]] = ..., attributes: _Optional[_Union[_face_attributes_pb2.FaceAttributesResult, _Mapping]] = ..., expression: _Optional[_Union[_expression_pb2.ExpressionResult, _Mapping]] = ..., embedding: _Optional[_Union[_face_attributes_pb2.FaceEmbedding, _Mapping]] = ...) -> None: ...
+    identity: _animal_identity_pb2.IdentifyResponse
+    def __init__(self, face: _Optional[_Union[_common_pb2.Face, _Mapping]] = ..., attributes: _Optional[_Union[_face_attributes_pb2.FaceAttributesResult, _Mapping]] = ..., expression: _Optional[_Union[_expression_pb2.ExpressionResult, _Mapping]] = ..., embedding: _Optional[_Union[_face_attributes_pb2.FaceEmbedding, _Mapping]] = ..., identity: _Optional[_Union[_animal_identity_pb2.IdentifyResponse, _Mapping]] = ...) -> None: ...
 
 class AnalyzeResponse(_message.Message):
     __slots__ = ("faces", "statuses", "image_width", "image_height", "request_id", "fine_grained")
