@@ -16,9 +16,8 @@ import enum
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from google.protobuf.message import Message
-
 import grpc
+from google.protobuf.message import Message
 
 from gateway.auth import TENANT_HEADER
 from gateway.clients import BackendClient, BackendError, Deadline, Metadata

@@ -126,12 +126,12 @@ async def test_with_api_keys_the_key_names_the_tenant_not_the_caller(stack, peop
     settings = GatewaySettings(port=0, metrics_port=None, backends=stack.backends,
                                api_keys=["key-acme", "key-other"],
                                api_key_tenants={"key-acme": "acme"})
-    async with running(GatewayApp(settings), settings) as live:
-        async with grpc.aio.insecure_channel(live.address) as channel:
-            gateway = gateway_pb2_grpc.GatewayStub(channel)
-            claimed = await gateway.Analyze(identify(astronaut_jpeg, people), timeout=60,
-                                            metadata=(("x-api-key", "key-other"), *ACME))
-            own = await gateway.Analyze(identify(astronaut_jpeg, people), timeout=60,
-                                        metadata=(("x-api-key", "key-acme"),))
+    async with running(GatewayApp(settings), settings) as live, \
+            grpc.aio.insecure_channel(live.address) as channel:
+        gateway = gateway_pb2_grpc.GatewayStub(channel)
+        claimed = await gateway.Analyze(identify(astronaut_jpeg, people), timeout=60,
+                                        metadata=(("x-api-key", "key-other"), *ACME))
+        own = await gateway.Analyze(identify(astronaut_jpeg, people), timeout=60,
+                                    metadata=(("x-api-key", "key-acme"),))
     assert claimed.statuses[1].code == grpc.StatusCode.NOT_FOUND.value[0]
     assert own.statuses[1].code == OK and own.faces[0].identity.matches[0].subject == "eileen"
