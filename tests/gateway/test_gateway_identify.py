@@ -3,6 +3,7 @@ searched in the caller's collection on a real PostgreSQL; tenants apart, cache k
 collection's revision."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from tests.services.animal_identity.conftest import (  # noqa: F401 (fixtures)
     identity_settings,
 )
 from tests.support.servers import running
+from xcloud.cli.main import main
 from xcloud.client import analyze_request
 from xcloud.v1 import animal_identity_pb2 as pb
 from xcloud.v1 import animal_identity_pb2_grpc, face_detection_pb2, gateway_pb2_grpc
@@ -34,6 +36,7 @@ class Stack:
     gateway: gateway_pb2_grpc.GatewayStub
     identity: animal_identity_pb2_grpc.AnimalIdentityStub
     backends: dict[str, BackendSettings]
+    gateway_address: str
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +54,7 @@ async def stack(identity_models, gallery_database):  # noqa: F811 (fixtures impo
         gateway = await stack.enter_async_context(grpc.aio.insecure_channel(live.address))
         direct = await stack.enter_async_context(grpc.aio.insecure_channel(gallery.address))
         yield Stack(gateway_pb2_grpc.GatewayStub(gateway),
-                    animal_identity_pb2_grpc.AnimalIdentityStub(direct), backends)
+                    animal_identity_pb2_grpc.AnimalIdentityStub(direct), backends, live.address)
 
 
 async def face_crop(gateway, image: bytes):
@@ -135,3 +138,26 @@ async def test_with_api_keys_the_key_names_the_tenant_not_the_caller(stack, peop
                                     metadata=(("x-api-key", "key-acme"),))
     assert claimed.statuses[1].code == grpc.StatusCode.NOT_FOUND.value[0]
     assert own.statuses[1].code == OK and own.faces[0].identity.matches[0].subject == "eileen"
+
+
+async def test_the_cli_enrols_through_detection_and_analyze_names_the_face(
+        stack, astronaut_jpeg, tmp_path, capsys):
+    """`xcloud gallery create/enroll` then `xcloud analyze --collection` (default tenant)."""
+    photo = tmp_path / "eileen.jpg"
+    photo.write_bytes(astronaut_jpeg)
+    gateway = ["--gateway", stack.gateway_address]
+    gallery = [*gateway, "gallery", "--identity", stack.backends["animal_identity"].address]
+
+    async def cli(*argv: str) -> str:
+        assert await asyncio.to_thread(main, list(argv)) == 0, capsys.readouterr().err
+        return capsys.readouterr().out
+
+    assert "face, model faceapi_recognition" in await cli(*gallery, "create", "cli-people")
+    assert "enrolled 1 image(s) of eileen" in await cli(*gallery, "enroll", "cli-people", "eileen",
+                                                        str(photo))
+    assert "eileen\t1" in await cli(*gallery, "list", "cli-people")
+    assert "Identity eileen (distance" in await cli(*gateway, "analyze", "--collection",
+                                                    "cli-people", str(photo))
+    assert await asyncio.to_thread(main, [*gallery, "enroll", "cli-people", "x",
+                                          str(tmp_path / "missing.jpg")]) == 1
+    assert "cannot read" in capsys.readouterr().err

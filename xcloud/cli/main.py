@@ -1,4 +1,5 @@
-"""XCloud from the command line: analyze images, check the stack, list models, evaluate, train.
+"""XCloud from the command line: analyze images, manage identity galleries, check the stack,
+list models, evaluate, train.
 
 Global options (``--gateway``, ``--timeout``) may come before or after the subcommand.
 """
@@ -7,11 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xcloud.cli import analyze, health, models, train
+from xcloud.cli import analyze, gallery, health, models, train
 from xcloud.cli import eval as evaluation
 from xcloud.client import DEFAULT_GATEWAY, GATEWAY_ENV, default_gateway
 
-COMMANDS = (analyze, health, models, evaluation, train)
+COMMANDS = (analyze, gallery, health, models, evaluation, train)
 DEFAULT_TIMEOUT_S = 30.0
 
 
