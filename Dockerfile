@@ -93,8 +93,6 @@ ENV XCLOUD_FACE_DETECTION_HOST=0.0.0.0 XCLOUD_HEALTH_PORT=50052
 EXPOSE 50052 9152
 CMD ["services.face_detection"]
 
-# Services still to come: their targets are ready, so enabling one is a compose profile or a
-# Helm values entry (the image fails at start until its package exists).
 FROM served AS face_attributes
 ENV XCLOUD_FACE_ATTRIBUTES_HOST=0.0.0.0 XCLOUD_HEALTH_PORT=50053
 EXPOSE 50053 9153
@@ -111,7 +109,13 @@ EXPOSE 50055 9155
 CMD ["services.fine_grained"]
 
 FROM served AS animal_identity
-ENV XCLOUD_ANIMAL_IDENTITY_HOST=0.0.0.0 XCLOUD_HEALTH_PORT=50056
+ENV XCLOUD_ANIMAL_IDENTITY_HOST=0.0.0.0 XCLOUD_HEALTH_PORT=50056 \
+    XCLOUD_ANIMAL_IDENTITY_DATA_DIR=/var/lib/xcloud/gallery/pg
+# The embedded gallery database's volume mount point, owned by the service's user (a new named
+# volume takes this ownership); production points XCLOUD_ANIMAL_IDENTITY_DATABASE_URL elsewhere.
+USER root
+RUN mkdir -p /var/lib/xcloud/gallery && chown 10001:10001 /var/lib/xcloud/gallery
+USER 10001:10001
 EXPOSE 50056 9156
 CMD ["services.animal_identity"]
 

@@ -23,7 +23,9 @@ from typing import Any
 from xcloud.client import GatewayClient, analyze_request, health_status
 from xcloud.v1 import common_pb2
 
-PROCESSES = ("gateway", "face_detection")  # what the default compose profile starts
+PROCESSES = ("gateway", "face_detection", "face_attributes", "expression", "fine_grained",
+             "animal_identity", "text_quality")  # what docker-compose.yml starts
+FACE_TASKS = ["detection", "attributes", "expression", "embedding", "fine_grained"]
 WAIT_S = 180.0
 
 
@@ -63,8 +65,22 @@ def check_analyze(gateway: str) -> str:
     status = first.statuses[0]
     if len(first.faces) != 1 or status.code != common_pb2.STATUS_CODE_OK or not second.statuses[0].cached:
         raise AssertionError(f"unexpected answers: {first} / {second}")
+    every = check_every_task(gateway)
     return (f"1 face (score {first.faces[0].face.score:.3f}) by {status.model.name} "
-            f"v{status.model.version}; repeated call answered from the Redis cache")
+            f"v{status.model.version}; repeated call answered from the Redis cache; {every}")
+
+
+def check_every_task(gateway: str) -> str:
+    """Every per-face and whole-image task answers OK through the gateway, with its model."""
+    with GatewayClient(gateway, timeout=60.0) as client:
+        reply = client.analyze(analyze_request(portrait_jpeg(), FACE_TASKS, no_cache=True))
+    failed = [s for s in reply.statuses if s.code != common_pb2.STATUS_CODE_OK]
+    if failed or len(reply.faces) != 1:
+        raise AssertionError(f"tasks not OK: {failed}")
+    parts = [s for s in reply.faces[0].attributes.statuses if s.code != common_pb2.STATUS_CODE_OK]
+    if parts:
+        raise AssertionError(f"attribute parts not OK: {parts}")
+    return "tasks " + ", ".join(f"{s.task} ({s.model.name})" for s in reply.statuses) + " OK"
 
 
 def check_prometheus(base: str) -> str:
