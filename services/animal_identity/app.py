@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
 
 import grpc
 
@@ -12,31 +11,24 @@ from services.animal_identity.gallery import Gallery, IndexParams
 from services.animal_identity.handler import IdentityHandler
 from services.animal_identity.servicer import AnimalIdentityServicer
 from services.animal_identity.settings import AnimalIdentitySettings
-from services.runtime.catalog import CatalogServicer
-from services.runtime.pool import ModelPool
-from xcloud.v1 import animal_identity_pb2_grpc, common_pb2_grpc
-
-SERVICE_NAME = "xcloud.v1.AnimalIdentity"
+from services.runtime.app import ModelServiceApp
+from xcloud.v1 import animal_identity_pb2_grpc
 
 
-class AnimalIdentityApp:
-    name: ClassVar[str] = "animal_identity"
-    service_names: ClassVar[list[str]] = [SERVICE_NAME, "xcloud.v1.ModelRepository"]
+class AnimalIdentityApp(ModelServiceApp):
+    name = "animal_identity"
+    service_name = "xcloud.v1.AnimalIdentity"
 
     def __init__(self, settings: AnimalIdentitySettings):
-        self.settings = settings
-        self.pool = ModelPool(settings, [settings.face_model, settings.generic_model])
+        super().__init__(settings, [settings.face_model, settings.generic_model])
         index = IndexParams(settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search)
         self.gallery = Gallery(index, settings.pool_size)
         self.handler = IdentityHandler(settings, Embedder(settings, self.pool), self.gallery)
         self.database: EmbeddedPostgres | None = None
 
-    def register(self, server: grpc.aio.Server) -> None:
+    def add_servicer(self, server: grpc.aio.Server) -> None:
         animal_identity_pb2_grpc.add_AnimalIdentityServicer_to_server(
             AnimalIdentityServicer(self.handler, self.settings.default_tenant), server
-        )
-        common_pb2_grpc.add_ModelRepositoryServicer_to_server(
-            CatalogServicer(self.name, self.pool.statuses), server
         )
 
     async def start(self) -> None:
@@ -46,10 +38,10 @@ class AnimalIdentityApp:
             self.database = await asyncio.to_thread(EmbeddedPostgres, self.settings.data_dir, settings)
             url = self.database.url
         await self.gallery.open(url)
-        await self.pool.start()
+        await super().start()
 
     async def stop(self) -> None:
-        await self.pool.stop()
+        await super().stop()
         await self.gallery.close()
         if self.database is not None:
             await asyncio.to_thread(self.database.stop)

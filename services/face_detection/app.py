@@ -6,32 +6,19 @@ import grpc
 from services.face_detection.handler import MODELS, FaceDetectionHandler
 from services.face_detection.servicer import FaceDetectionServicer
 from services.face_detection.settings import FaceDetectionSettings
-from services.runtime.catalog import CatalogServicer
-from services.runtime.pool import ModelPool
-from xcloud.v1 import common_pb2_grpc, face_detection_pb2_grpc
-
-SERVICE_NAME = "xcloud.v1.FaceDetection"
+from services.runtime.app import ModelServiceApp
+from xcloud.v1 import face_detection_pb2_grpc
 
 
-class FaceDetectionApp:
+class FaceDetectionApp(ModelServiceApp):
     name = "face_detection"
-    service_names = (SERVICE_NAME, "xcloud.v1.ModelRepository")
+    service_name = "xcloud.v1.FaceDetection"
 
     def __init__(self, settings: FaceDetectionSettings):
-        self.settings = settings
-        self.pool = ModelPool(settings, list(MODELS))
+        super().__init__(settings, list(MODELS))
         self.handler = FaceDetectionHandler(settings, self.pool)
 
-    def register(self, server: grpc.aio.Server) -> None:
+    def add_servicer(self, server: grpc.aio.Server) -> None:
         face_detection_pb2_grpc.add_FaceDetectionServicer_to_server(
             FaceDetectionServicer(self.handler), server
         )
-        common_pb2_grpc.add_ModelRepositoryServicer_to_server(
-            CatalogServicer(self.name, self.pool.statuses), server
-        )
-
-    async def start(self) -> None:
-        await self.pool.start()
-
-    async def stop(self) -> None:
-        await self.pool.stop()
