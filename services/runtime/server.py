@@ -63,6 +63,9 @@ class RunningServer:
         self.port = self.server.add_insecure_port(f"{self.settings.host}:{self.settings.port}")
         if self.port == 0:
             raise RuntimeError(f"could not bind {self.settings.host}:{self.settings.port}")
+        # grpc's health servicer answers SERVING for "" from birth: say NOT_SERVING until the
+        # models are loaded, or probes route calls to a process that cannot answer them yet.
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.start()
         self.metrics_port = start_metrics_server(self.settings.metrics_port, self.settings.host)
         await self.app.start()
