@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import onnxruntime as ort
 import torch
 from torch import nn
 
@@ -23,6 +21,7 @@ from models.faceapi import nets, recognition
 from models.faceapi.layers import MEAN_RGB, SCALE, WeightMap
 from models.faceapi.weights import FACE_API, load_weights, members
 from models.modelcard import ONNX_FILE, source_of
+from models.onnx_check import max_abs_diff, pixel_batches
 
 OPSET = 18
 TOLERANCE = 1e-4
@@ -105,22 +104,7 @@ def _quiet_exporter() -> Iterator[None]:
 
 def verify(net: nn.Module, spec: FaceApiSpec, path: Path) -> float:
     """Largest |onnxruntime - torch| on random pixel batches of 1 and 3; raises above TOLERANCE."""
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    rng = np.random.default_rng(0)
-    worst = 0.0
-    for batch in (1, 3):
-        x = rng.uniform(0.0, 255.0, (batch, 3, spec.size, spec.size)).astype(np.float32)
-        with torch.no_grad():
-            expected = net(torch.from_numpy(x))
-        expected = [t.numpy() for t in (expected if isinstance(expected, tuple) else (expected,))]
-        got = session.run(list(spec.outputs), {"input": x})
-        for name, want, have in zip(spec.outputs, expected, got):
-            if want.shape != have.shape:
-                raise RuntimeError(f"{spec.model}: {name} shape {have.shape} != torch {want.shape}")
-            worst = max(worst, float(np.abs(want - have).max()))
-    if worst > TOLERANCE:
-        raise RuntimeError(f"{spec.model}: onnxruntime differs from torch by {worst:.3g}")
-    return worst
+    return max_abs_diff(net, path, pixel_batches(spec.size), TOLERANCE, spec.outputs)
 
 
 def build(model: str, folder: Path) -> dict[str, Any]:

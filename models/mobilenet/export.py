@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 import torch
 from torch import nn
 
@@ -28,6 +27,7 @@ from models.mobilenet.weights import (
     load_backbone,
 )
 from models.modelcard import ONNX_FILE, source_of
+from models.onnx_check import max_abs_diff
 from services.fine_grained.preprocess import INPUT_SIZE, PREPROCESSING_CARD
 
 OPSET = 17
@@ -76,20 +76,10 @@ def export(module: nn.Module, path: Path, output: str) -> float:
 
 def verify(module: nn.Module, path: Path) -> float:
     """Largest |onnxruntime - torch| on random batches; raises above TOLERANCE."""
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
-    worst = 0.0
-    for batch in CHECK_BATCHES:
-        x = rng.normal(0.0, 1.0, (batch, 3, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)
-        with torch.no_grad():
-            want = module(torch.from_numpy(x)).numpy()
-        (have,) = session.run(None, {"input": x})
-        if want.shape != have.shape:
-            raise RuntimeError(f"{path}: onnxruntime shape {have.shape} != torch {want.shape}")
-        worst = max(worst, float(np.abs(want - have).max()))
-    if worst > TOLERANCE:
-        raise RuntimeError(f"{path}: onnxruntime differs from torch by {worst:.3g}")
-    return worst
+    batches = [rng.normal(0.0, 1.0, (n, 3, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)
+               for n in CHECK_BATCHES]
+    return max_abs_diff(module, path, batches, TOLERANCE)
 
 
 def backbone_card(name: str, summary: str, output: dict[str, Any], worst: float) -> dict[str, Any]:

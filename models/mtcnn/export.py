@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
 from models.modelcard import ONNX_FILE, source_of
 from models.mtcnn.nets import load_net
+from models.onnx_check import max_abs_diff
 from models.packages import FACENET_PYTORCH, fetch_file
 
 OPSET = 17
@@ -77,21 +77,9 @@ def export_net(net: torch.nn.Module, spec: NetSpec, path: Path) -> None:
 
 def verify(net: torch.nn.Module, spec: NetSpec, path: Path) -> float:
     """Largest |onnxruntime - torch| over random inputs; raises when above TOLERANCE."""
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
-    worst = 0.0
-    for shape in spec.check_shapes:
-        x = rng.uniform(-1.0, 1.0, shape).astype(np.float32)
-        with torch.no_grad():
-            expected = [t.numpy() for t in net(torch.from_numpy(x))]
-        got = session.run(list(spec.outputs), {"input": x})
-        for name, want, have in zip(spec.outputs, expected, got):
-            if want.shape != have.shape:
-                raise RuntimeError(f"{spec.model}: {name} shape {have.shape} != torch {want.shape}")
-            worst = max(worst, float(np.abs(want - have).max()))
-    if worst > TOLERANCE:
-        raise RuntimeError(f"{spec.model}: onnxruntime differs from torch by {worst:.3g}")
-    return worst
+    batches = [rng.uniform(-1.0, 1.0, shape).astype(np.float32) for shape in spec.check_shapes]
+    return max_abs_diff(net, path, batches, TOLERANCE, spec.outputs)
 
 
 def build(kind: str, folder: Path) -> dict[str, Any]:
