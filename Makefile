@@ -45,6 +45,21 @@ lint: $(VENV)/.installed
 train-content-quality: $(VENV)/.installed
 	$(PY) -m models.text_quality.train
 
+# The face-attribute heads (models/attributes): each rewrites models/attributes/weights/<model>.*
+# from ../shared/data (or $$XCLOUD_DATA), then rebuilds the served model.
+.PHONY: train-beauty train-race train-gender
+train-beauty: $(VENV)/.installed
+	$(PY) -m models.attributes.train_beauty
+	$(PY) -m models.build --force beauty_scut5500
+
+train-race: $(VENV)/.installed
+	$(PY) -m models.attributes.train_race
+	$(PY) -m models.build --force race_utkface
+
+train-gender: $(VENV)/.installed
+	$(PY) -m models.attributes.train_gender
+	$(PY) -m models.build --force gender_xcloud
+
 # Rewrites models/fine_grained/weights/ from flowers17, then rebuilds the served model.
 train-fine-grained: $(VENV)/.installed
 	$(PY) -m models.fine_grained.train

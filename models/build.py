@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from models import modelcard
+from models.attributes import export as attributes_export
 from models.blazeface import export as blazeface_export
 from models.faceapi import export as faceapi_export
 from models.fine_grained import export as fine_grained_export
@@ -44,6 +45,7 @@ BUILDERS: list[ModelBuilder] = [
     ModelBuilder("mobilenet_v2_features", "1", mobilenet_export.build_features),
     ModelBuilder(fine_grained_export.FLOWERS17, "1", fine_grained_export.build_flowers17),
     ModelBuilder(text_quality_export.MTBDNN, "1", text_quality_export.build),
+    *(ModelBuilder(name, "1", functools.partial(attributes_export.build, name)) for name in attributes_export.SPECS),
 ]
 
 

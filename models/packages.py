@@ -46,6 +46,20 @@ class PinnedPackage:
         return f"{self.name}=={self.version}" if self.registry == "pypi" else f"{self.name}@{self.version}"
 
 
+# TF.js graph models of human (BlazeFace detector, faceres face features); MIT.
+HUMAN = PinnedPackage(
+    registry="npm",
+    name="@vladmandic/human",
+    version="3.3.6",
+    sha256="425e9c51dbbca0c8934362b170cb0d54c2529c11c654b3c03092b16e9d6ad3f7",
+    files={
+        "models/blazeface.json": "cd7bbfc078270572beb39f9e5ae67aadbd50b5e67cff37e6d4f6b3ea39312e5f",
+        "models/blazeface.bin": "dc9a97fdc50bc43216554bdd69aa3e7b9361a519ee7bdd996a2f69a98a6f9b72",
+        "models/faceres.json": "5b83d49c0385d2e68a05122441b94226313677cae9fcc40b9587ad50079eb4df",
+        "models/faceres.bin": "2c7d2d62b76c97528b736527aa09d310ea71743c9e3e79fb6c62d4b2d73af79b",
+    },
+    license="MIT",
+)
 FACENET_PYTORCH = PinnedPackage(
     registry="pypi",
     name="facenet-pytorch",

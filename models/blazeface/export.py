@@ -15,21 +15,10 @@ import onnxruntime as ort
 from onnx import TensorProto, helper
 
 from models.modelcard import ONNX_FILE, source_of
-from models.packages import PinnedPackage, fetch_file
+from models.packages import HUMAN, fetch_file
 from models.tfjs_graph import OPSET, convert, load
 from services.face_detection.blazeface import ANCHOR_LAYERS, INPUT_SIZE, MODEL
 
-HUMAN = PinnedPackage(
-    registry="npm",
-    name="@vladmandic/human",
-    version="3.3.6",
-    sha256="425e9c51dbbca0c8934362b170cb0d54c2529c11c654b3c03092b16e9d6ad3f7",
-    files={
-        "models/blazeface.json": "cd7bbfc078270572beb39f9e5ae67aadbd50b5e67cff37e6d4f6b3ea39312e5f",
-        "models/blazeface.bin": "dc9a97fdc50bc43216554bdd69aa3e7b9361a519ee7bdd996a2f69a98a6f9b72",
-    },
-    license="MIT",
-)
 MEMBERS = ["models/blazeface.json", "models/blazeface.bin"]
 # (scores, regressors) TF.js output nodes of each anchor layer, in ANCHOR_LAYERS order.
 LAYER_OUTPUTS = (("Identity", "Identity_2"), ("Identity_1", "Identity_3"))

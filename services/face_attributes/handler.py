@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from services.face_attributes.parts import EMBEDDING, PARTS, Framing, Part
+from services.face_attributes.parts import EMBEDDING, PARTS, Framing, Part, active_parts
 from services.face_attributes.settings import FaceAttributesSettings
 from services.runtime.alignment import SHARED_CROP_MARGIN, reframe
 from services.runtime.errors import InvalidInput, TooLarge, XCloudError
@@ -36,7 +36,7 @@ class PartOutcome:
 
 @dataclass(frozen=True)
 class Attributes:
-    parts: list[PartOutcome]  # in part-table order
+    parts: list[PartOutcome]  # one per attribute, in part-table order
 
     def answered(self) -> list[PartOutcome]:
         return [p for p in self.parts if p.error is None]
@@ -71,12 +71,13 @@ class FaceAttributesHandler:
 
     async def predict(self, crop: np.ndarray, deadline: float | None = None) -> Attributes:
         self.check_crop(crop)
-        views = list(dict.fromkeys((p.model, p.framing) for p in self.parts
+        parts = active_parts(self.parts, self._pool.models)
+        views = list(dict.fromkeys((p.model, p.framing) for p in parts
                                    if p.model in self._pool.models))
         runs = await asyncio.gather(*(self._infer(m, f, crop, deadline) for m, f in views),
                                     return_exceptions=True)
         by_view = dict(zip(views, runs))
-        result = Attributes([self._outcome(p, by_view.get((p.model, p.framing))) for p in self.parts])
+        result = Attributes([self._outcome(p, by_view.get((p.model, p.framing))) for p in parts])
         if not result.answered():
             raise next(o.error for o in result.parts if o.error is not None)
         return result

@@ -22,12 +22,15 @@ DATA_ENV = "XCLOUD_DATA"
 KEYWORD_STYLE = {"data", "as_json", "limit"}
 EVALUATIONS: dict[str, str] = {
     "age": "models.evaluation.age:main",
+    "beauty": "models.evaluation.beauty:main",
     "blazeface": "models.evaluation.blazeface:main",
     "content-quality": "models.evaluation.content_quality:main",
     "detection": "models.evaluation.detection:main",
     "expression": "models.evaluation.expression:main",
     "fine-grained": "models.evaluation.fine_grained:main",
+    "gender": "models.evaluation.gender:main",
     "identity": "models.evaluation.identity:main",
+    "race": "models.evaluation.race:main",
 }
 
 

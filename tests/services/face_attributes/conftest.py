@@ -1,1 +1,1 @@
-from tests.services.face_attributes.support import faceapi_models  # noqa: F401 (fixture)
+from tests.services.face_attributes.support import attribute_models, faceapi_models  # noqa: F401 (fixtures)

@@ -11,6 +11,7 @@ from models.build import REPOSITORY, build_all
 from services.runtime.alignment import SHARED_CROP_MARGIN, align_face
 
 FACEAPI_MODELS = ("faceapi_age_gender", "faceapi_expression", "faceapi_recognition")
+HEAD_MODELS = ("gender_xcloud", "race_utkface", "beauty_scut5500")  # models/attributes
 GATEWAY_SIDE = 224  # the aligned_size the gateway asks for these services
 # MTCNN's 5 landmarks of skimage's astronaut (subject's left eye, right eye, nose, mouth corners)
 ASTRONAUT_LANDMARKS = np.array(
@@ -37,3 +38,10 @@ def build_faceapi_models() -> Path:
 @pytest.fixture(scope="session")
 def faceapi_models() -> Path:
     return build_faceapi_models()
+
+
+@pytest.fixture(scope="session")
+def attribute_models(faceapi_models) -> Path:
+    """face-api's models and our trained heads (built from the committed weights)."""
+    build_all(HEAD_MODELS, log=lambda _: None)
+    return REPOSITORY

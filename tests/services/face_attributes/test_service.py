@@ -25,7 +25,7 @@ def settings(**overrides) -> FaceAttributesSettings:
 
 
 @pytest.fixture(scope="module")
-async def server(faceapi_models):
+async def server(attribute_models):
     # A long batch window makes concurrent calls share batches however slow the machine is.
     config = settings(max_batch_delay_ms=100)
     async with running(FaceAttributesApp(config), config) as live:
@@ -43,21 +43,41 @@ def raw(rgb: np.ndarray) -> common_pb2.RawImage:
     return common_pb2.RawImage(width=width, height=height, rgb=np.ascontiguousarray(rgb).tobytes())
 
 
-async def test_age_and_gender_answer_while_race_and_beauty_report_not_installed(stub):
+async def test_every_part_answers_with_its_model(stub):
     reply = await stub.Predict(fa.FaceAttributesRequest(face=raw(astronaut_crop())), timeout=30)
     attributes = reply.attributes
     assert 20 < attributes.age.years < 70
     assert attributes.gender.label in ("male", "female") and 0.5 <= attributes.gender.probability <= 1
-    assert not attributes.HasField("race") and not attributes.HasField("beauty")
+    assert attributes.race.label in ("white", "black", "asian", "indian", "others")
+    assert len(attributes.race.probabilities) == 5
+    assert sum(p.probability for p in attributes.race.probabilities) == pytest.approx(1, abs=1e-5)
+    assert 1.0 <= attributes.beauty.score <= 5.0
     statuses = {s.task: s for s in attributes.statuses}
     assert list(statuses) == ["age", "gender", "race", "beauty"]
-    for part in ("age", "gender"):
+    models = {"age": "faceapi_age_gender", "gender": "gender_xcloud", "race": "race_utkface",
+              "beauty": "beauty_scut5500"}
+    for part, model in models.items():
         assert statuses[part].code == OK
-        assert (statuses[part].model.name, statuses[part].model.version) == ("faceapi_age_gender", "1")
-    for part, model in (("race", "race_utkface"), ("beauty", "beauty_scut5500")):
-        assert statuses[part].code == NOT_INSTALLED
-        assert "not installed" in statuses[part].message and model in statuses[part].message
-    assert (reply.model.name, reply.model.version) == ("faceapi_age_gender", "1")
+        assert (statuses[part].model.name, statuses[part].model.version) == (model, "1")
+
+
+async def test_a_missing_model_is_reported_by_its_part_and_gender_falls_back(attribute_models):
+    """Without our gender head face-api's gender answers; a part whose model is not installed
+    says so while the others answer."""
+    parts = [p for p in PARTS if p.model != "gender_xcloud"]
+    parts = [Part(p.name, "not_built_yet", p.framing, p.output, p.decode) if p.name == "beauty"
+             else p for p in parts]
+    config = settings()
+    async with running(FaceAttributesApp(config, parts), config) as live, \
+            grpc.aio.insecure_channel(live.address) as channel:
+        stub = face_attributes_pb2_grpc.FaceAttributesStub(channel)
+        reply = await stub.Predict(fa.FaceAttributesRequest(face=raw(astronaut_crop())), timeout=30)
+    statuses = {s.task: s for s in reply.attributes.statuses}
+    assert statuses["gender"].code == OK and statuses["gender"].model.name == "faceapi_age_gender"
+    assert statuses["race"].code == OK
+    assert statuses["beauty"].code == NOT_INSTALLED
+    assert "not installed" in statuses["beauty"].message and "not_built_yet" in statuses["beauty"].message
+    assert not reply.attributes.HasField("beauty")
 
 
 async def test_embedding_is_128_values_stable_across_crop_sizes(stub):
@@ -118,12 +138,13 @@ async def test_list_models_names_every_part_model_and_which_are_installed(server
         stub = common_pb2_grpc.ModelRepositoryStub(channel)
         reply = await stub.ListModels(common_pb2.ListModelsRequest())
     installed = {m.model.name: m.installed for m in reply.models}
-    assert installed == {"faceapi_age_gender": True, "race_utkface": False,
-                         "beauty_scut5500": False, "faceapi_recognition": True}
+    assert installed == {"faceapi_age_gender": True, "gender_xcloud": True, "race_utkface": True,
+                         "beauty_scut5500": True, "faceapi_recognition": True}
 
 
 async def test_a_server_with_no_part_installed_answers_failed_precondition(faceapi_models):
-    only_race = [p for p in PARTS if p.name == "race"]
+    race = next(p for p in PARTS if p.name == "race")
+    only_race = [Part(race.name, "not_built_yet", race.framing, race.output, race.decode)]
     missing = Part("embedding", "not_built_yet", EMBEDDING.framing, "embedding", EMBEDDING.decode)
     config = settings()
     async with running(FaceAttributesApp(config, only_race, missing), config) as live:
