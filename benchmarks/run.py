@@ -17,7 +17,7 @@ from pathlib import Path
 
 import grpc
 
-from benchmarks import detection, fine_grained, gallery, gateway
+from benchmarks import detection, faces, fine_grained, gallery, gateway
 from benchmarks.harness import PROFILES, Profile, Row, Skipped
 from benchmarks.inputs import Photo, default_photos
 from benchmarks.report import print_table, write_json
@@ -33,6 +33,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "gateway": gateway.overhead,
     "cache": gateway.cache_hits,
     "fine_grained": fine_grained.served_vs_raw,
+    "attributes": faces.attributes_served_vs_raw,
+    "per_face": faces.per_face_pipeline,
     "gallery": gallery.identify,
 }
 DEFAULT_JSON = REPO_ROOT / "bench-results" / "latest.json"
