@@ -1,7 +1,7 @@
 """Identity gallery benchmark: 1:N identify over N enrolled 128-d vectors in PostgreSQL + pgvector.
 
     python -m benchmarks.gallery                    # 50,000 vectors
-    nice -n 10 python -m benchmarks.gallery --n 1000000 --data-dir .cache/bench-gallery-1m
+    python -m benchmarks.gallery --n 1000000 --data-dir .cache/bench-gallery-1m   # ~30 min build
 
 Measures the bulk load (COPY) and HNSW build, memory (PSS of the server's processes, data
 directory size), online enrolment throughput (one transaction per Enroll, as the service does),
@@ -43,9 +43,9 @@ TARGET_RECALL = 0.99
 class Options:
     n: int = 50_000
     queries: int = 500
-    ef_search: tuple[int, ...] = (40, 64, 100, 128, 200)
+    ef_search: tuple[int, ...] = (128, 256, 320, 384, 448)
     m: int = 16
-    ef_construction: int = 64
+    ef_construction: int = 128
     noise: float = 0.3  # distance of a query from the stored vector it copies
     enrolments: int = 2000
 

@@ -85,8 +85,8 @@ class IndexParams:
     """HNSW parameters (pgvector): graph degree, build beam, query beam."""
 
     m: int = 16
-    ef_construction: int = 64
-    ef_search: int = 128
+    ef_construction: int = 128
+    ef_search: int = 384
     build_memory: str = "1GB"  # maintenance_work_mem for bulk builds: the graph must fit
 
 

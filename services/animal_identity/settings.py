@@ -44,9 +44,13 @@ class AnimalIdentitySettings(ServiceSettings):
         "images are taken for the same subject (not calibrated on identities: see the proto).",
     )
     hnsw_m: int = Field(16, description="HNSW graph degree of new collections' indexes.")
-    hnsw_ef_construction: int = Field(64, description="HNSW build beam of new collections' indexes.")
+    hnsw_ef_construction: int = Field(
+        128, description="HNSW build beam of new collections' indexes (128: recall@1 0.994 at "
+        "ef_search 384 over 1M random 128-d vectors, docs/benchmarks.md)."
+    )
     hnsw_ef_search: int = Field(
-        128, description="HNSW query beam: higher finds the true nearest subject more often, slower."
+        384, description="HNSW query beam: higher finds the true nearest subject more often, "
+        "slower (1M vectors on 2 cores: 384 -> p50 18 ms, recall@1 0.994)."
     )
     max_images_per_enroll: int = Field(32, description="Images one Enroll call may carry.")
     max_top_k: int = Field(100, description="Largest top_k an Identify call may ask for.")
