@@ -24,6 +24,8 @@ EXPECTED_ROWS = [
     ("gateway", "c=1"), ("gateway", "c=8"),
     ("cache", "lru"), ("cache", "redis"),
     ("fine_grained", "c=8 / sequential"), ("fine_grained", "c=8 / 8 threads"),
+    ("attributes", "c=8 / sequential"),
+    ("per_face", "detect+attributes+expression+embedding / detect, c=1"),
     ("gallery", "identify over 1,000 x 128-d"),
 ]
 
