@@ -32,8 +32,8 @@ from services.runtime.interceptors import REQUEST_ID_KEY
 from xcloud.v1 import common_pb2, gateway_pb2
 
 WHOLE_REQUEST_CODES = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED)
-HASH_OFF_LOOP_BYTES = 1 << 20
-T = TypeVar("T")  # hashing larger images would stall the event loop
+HASH_OFF_LOOP_BYTES = 1 << 20  # hashing larger images would stall the event loop
+T = TypeVar("T")
 TASKS_TOTAL = Counter(
     "xcloud_gateway_tasks_total", "Tasks answered inside Analyze calls, by status code.",
     ["task", "code"],
