@@ -18,6 +18,12 @@ class FaceDetectionSettings(ServiceSettings):
         description="Largest batch in rows: one image brings dozens of R-Net/O-Net candidate "
         "crops, so a smaller cap would stop concurrent images from ever sharing a batch.",
     )
+    max_batch_delay_ms: float = Field(
+        0.0, description="How long the batcher waits for a batch to fill. 0: batches take only "
+        "what is already queued. One Detect makes ~10 sequential model calls (P-Net per pyramid "
+        "scale, R-Net, O-Net), so a 2 ms window cost 37 % of the requests at concurrency 1 and "
+        "gained nothing at 8 or 32 (make bench, docs/benchmarks.md)."
+    )
     default_model: str = Field("mtcnn", description="Detector used when a request names none.")
     min_face_size: float = Field(20.0, description="Default smallest face side, in pixels.")
     score_threshold: float = Field(
