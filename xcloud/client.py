@@ -18,6 +18,9 @@ from xcloud.v1 import (
 
 DEFAULT_GATEWAY = "127.0.0.1:50051"
 GATEWAY_ENV = "XCLOUD_GATEWAY"
+# The gateway's API key, when it has keys on. Read from the environment only: a key given on
+# the command line would show in `ps` and in shell history.
+API_KEY_ENV = "XCLOUD_API_KEY"
 REQUEST_ID_KEY = "x-request-id"  # the servers' interceptor reads it and echoes it back
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 UNREACHABLE = "UNREACHABLE"
@@ -31,8 +34,13 @@ def new_request_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def request_metadata(request_id: str | None = None) -> tuple[tuple[str, str], ...]:
-    return ((REQUEST_ID_KEY, request_id or new_request_id()),)
+def request_metadata(request_id: str | None = None,
+                     api_key: str | None = None) -> tuple[tuple[str, str], ...]:
+    """x-request-id, plus the bearer key when there is one."""
+    metadata = [(REQUEST_ID_KEY, request_id or new_request_id())]
+    if api_key:
+        metadata.append(("authorization", f"Bearer {api_key}"))
+    return tuple(metadata)
 
 
 def open_channel(address: str) -> grpc.Channel:
@@ -61,26 +69,29 @@ def analyze_request(image: bytes, tasks: Iterable[str] = (), *, min_face_size: f
 
 
 class GatewayClient:
-    """Blocking calls to the gateway; every call carries an ``x-request-id``."""
+    """Blocking calls to the gateway; every call carries an ``x-request-id``, and the API key
+    (``api_key``, else $XCLOUD_API_KEY) when there is one."""
 
-    def __init__(self, address: str | None = None, timeout: float = 30.0):
+    def __init__(self, address: str | None = None, timeout: float = 30.0,
+                 api_key: str | None = None):
         self.address = address or default_gateway()
         self.timeout = timeout
+        self.api_key = api_key or os.environ.get(API_KEY_ENV) or None
         self.channel = open_channel(self.address)
         self.stub = gateway_pb2_grpc.GatewayStub(self.channel)
 
     def analyze(self, request: gateway_pb2.AnalyzeRequest,
                 request_id: str | None = None) -> gateway_pb2.AnalyzeResponse:
         return self.stub.Analyze(request, timeout=self.timeout,
-                                 metadata=request_metadata(request_id))
+                                 metadata=request_metadata(request_id, self.api_key))
 
     def list_models(self) -> common_pb2.ListModelsResponse:
         return self.stub.ListModels(common_pb2.ListModelsRequest(), timeout=self.timeout,
-                                    metadata=request_metadata())
+                                    metadata=request_metadata(api_key=self.api_key))
 
     def list_backends(self) -> gateway_pb2.ListBackendsResponse:
         return self.stub.ListBackends(gateway_pb2.ListBackendsRequest(), timeout=self.timeout,
-                                      metadata=request_metadata())
+                                      metadata=request_metadata(api_key=self.api_key))
 
     def close(self) -> None:
         self.channel.close()

@@ -237,3 +237,18 @@ def test_eval_calls_keyword_style_mains_by_keyword(monkeypatch, tmp_path):
     monkeypatch.setitem(evaluation.EVALUATIONS, "kw", "fake_keyword_evaluation:main")
     assert main(["eval", "kw", "--data", str(tmp_path), "--limit", "2"]) == 0
     assert seen == {"data": str(tmp_path), "as_json": False, "limit": 2}
+
+
+async def test_the_api_key_comes_from_the_environment(face_detection, monkeypatch, capsys):
+    from gateway.app import GatewayApp
+    from gateway.settings import GatewaySettings
+
+    settings = GatewaySettings(port=0, metrics_port=None, api_keys=["sesame"],
+                               backends={"face_detection": {"address": face_detection.address}})
+    async with running(GatewayApp(settings), settings) as live:
+        monkeypatch.delenv("XCLOUD_API_KEY", raising=False)
+        code, _, err = await xcloud(capsys, "--gateway", live.address, "models")
+        assert code == 1 and "UNAUTHENTICATED" in err
+        monkeypatch.setenv("XCLOUD_API_KEY", "sesame")
+        code, out, err = await xcloud(capsys, "--gateway", live.address, "models")
+        assert code == 0 and "mtcnn_onet" in out, err
