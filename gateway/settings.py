@@ -111,6 +111,8 @@ class GatewaySettings(ServiceSettings):
     )
 
     def own_metrics_url(self) -> str:
-        if self.metrics_url or self.metrics_port is None:
+        """metrics_url, else derived from host and port; "" when unknown (no metrics, or port
+        0, where the real port is picked at bind time: set metrics_url to publish it)."""
+        if self.metrics_url or not self.metrics_port:
             return self.metrics_url
         return f"http://{self.host}:{self.metrics_port}/metrics"

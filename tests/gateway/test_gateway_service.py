@@ -76,6 +76,12 @@ def test_defaults_reach_the_local_detection_service(monkeypatch):
     assert settings.redis_url is None and settings.own_metrics_url().endswith(":9151/metrics")
 
 
+def test_a_metrics_port_picked_at_bind_time_is_not_reported_as_port_0():
+    assert GatewaySettings(metrics_port=0).own_metrics_url() == ""
+    assert GatewaySettings(metrics_port=0, metrics_url="http://gw:1/metrics").own_metrics_url() \
+        == "http://gw:1/metrics"
+
+
 def test_registry_rejects_incomplete_or_duplicate_tasks():
     call = unary("/x.Y/Z", lambda payload, options: payload, common_pb2.Face)
     with pytest.raises(ValueError, match="aligned_size"):
