@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from benchmarks.inputs import Photo
-from tests.gateway.helpers import RedisProcess
+from tests.support.redis import RedisProcess
 from xcloud.launcher import LINE_LIMIT, REPO_ROOT, Child, Output, StartupError
 from xcloud.stack import (
     GATEWAY,

@@ -12,8 +12,9 @@ from gateway.app import GatewayApp
 from gateway.settings import BackendSettings, GatewaySettings
 from gateway.tasks import TaskRegistry
 from services.runtime.server import RunningServer
-from tests.gateway.helpers import IMAGE, RedisProcess, free_port
+from tests.gateway.helpers import IMAGE, free_port
 from tests.gateway.loopback_backends import serve
+from tests.support.redis import RedisProcess
 from xcloud.v1 import common_pb2, face_detection_pb2, gateway_pb2, gateway_pb2_grpc
 
 
