@@ -1,19 +1,11 @@
 """Thin gRPC servicer: request -> converters -> handler -> converters -> response."""
 from __future__ import annotations
 
-import asyncio
-
-import grpc
-
 from services.expression import converters
 from services.expression.handler import ExpressionHandler
+from services.runtime.face_crops import crop_from_proto
+from services.runtime.interceptors import deadline_of
 from xcloud.v1 import expression_pb2_grpc
-
-
-def deadline_of(context: grpc.aio.ServicerContext) -> float | None:
-    """The caller's deadline on this event loop's clock, if the caller set one."""
-    remaining = context.time_remaining()
-    return None if remaining is None else asyncio.get_running_loop().time() + remaining
 
 
 class ExpressionServicer(expression_pb2_grpc.ExpressionServicer):
@@ -22,6 +14,6 @@ class ExpressionServicer(expression_pb2_grpc.ExpressionServicer):
         self._max_side = max_crop_side
 
     async def Classify(self, request, context):
-        crop = converters.crop_from_proto(request.face, self._max_side)
+        crop = crop_from_proto(request.face, self._max_side)
         outcome = await self._handler.classify(crop, deadline_of(context))
         return converters.outcome_to_proto(outcome)

@@ -1,17 +1,10 @@
 """Protobuf <-> domain conversion for face attributes (the only place that knows both)."""
 from __future__ import annotations
 
-import numpy as np
-
 from services.face_attributes.handler import Attributes, Embedding, PartOutcome
 from services.face_attributes.parts import Age, Beauty, Gender, Race
-from services.runtime.imaging import ImageLimits, rgb_from_raw
 from xcloud.v1 import common_pb2
 from xcloud.v1 import face_attributes_pb2 as fa
-
-
-def crop_from_proto(face: common_pb2.RawImage, max_side: int) -> np.ndarray:
-    return rgb_from_raw(face.width, face.height, face.rgb, ImageLimits(max_pixels=max_side * max_side))
 
 
 def _status(outcome: PartOutcome) -> common_pb2.TaskStatus:

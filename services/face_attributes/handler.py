@@ -17,7 +17,8 @@ import numpy as np
 from services.face_attributes.parts import EMBEDDING, PARTS, Framing, Part, active_parts
 from services.face_attributes.settings import FaceAttributesSettings
 from services.runtime.alignment import SHARED_CROP_MARGIN, reframe
-from services.runtime.errors import InvalidInput, TooLarge, XCloudError
+from services.runtime.errors import XCloudError
+from services.runtime.face_crops import check_face_crop
 from services.runtime.metrics import timed_stage
 from services.runtime.pool import ModelPool
 from services.runtime.repository import ModelCard
@@ -92,15 +93,7 @@ class FaceAttributesHandler:
         return Embedding(values, threshold, model.name, model.version)
 
     def check_crop(self, crop: np.ndarray) -> None:
-        height, width = crop.shape[:2]
-        low, high = self._settings.min_crop_side, self._settings.max_crop_side
-        if height != width:
-            raise InvalidInput(f"face crop is {width}x{height}; send the square crop that "
-                               "align_face makes (gateway aligned_size)")
-        if width < low:
-            raise InvalidInput(f"face crop is {width}x{width}; send at least {low}x{low}")
-        if width > high:
-            raise TooLarge(f"face crop is {width}x{width}; the limit is {high}x{high}")
+        check_face_crop(crop, self._settings.min_crop_side, self._settings.max_crop_side)
 
     async def _infer(self, model: str, framing: Framing, crop: np.ndarray,
                      deadline: float | None) -> dict[str, np.ndarray]:

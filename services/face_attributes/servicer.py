@@ -1,19 +1,11 @@
 """Thin gRPC servicer: request -> converters -> handler -> converters -> response."""
 from __future__ import annotations
 
-import asyncio
-
-import grpc
-
 from services.face_attributes import converters
 from services.face_attributes.handler import FaceAttributesHandler
+from services.runtime.face_crops import crop_from_proto
+from services.runtime.interceptors import deadline_of
 from xcloud.v1 import face_attributes_pb2_grpc
-
-
-def deadline_of(context: grpc.aio.ServicerContext) -> float | None:
-    """The caller's deadline on this event loop's clock, if the caller set one."""
-    remaining = context.time_remaining()
-    return None if remaining is None else asyncio.get_running_loop().time() + remaining
 
 
 class FaceAttributesServicer(face_attributes_pb2_grpc.FaceAttributesServicer):
@@ -22,11 +14,11 @@ class FaceAttributesServicer(face_attributes_pb2_grpc.FaceAttributesServicer):
         self._max_side = max_crop_side
 
     async def Predict(self, request, context):
-        crop = converters.crop_from_proto(request.face, self._max_side)
+        crop = crop_from_proto(request.face, self._max_side)
         result = await self._handler.predict(crop, deadline_of(context))
         return converters.attributes_to_proto(result)
 
     async def Embed(self, request, context):
-        crop = converters.crop_from_proto(request.face, self._max_side)
+        crop = crop_from_proto(request.face, self._max_side)
         result = await self._handler.embed(crop, deadline_of(context))
         return converters.embedding_to_proto(result)
