@@ -58,33 +58,41 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> None:
     p.set_defaults(run=run)
 
 
-def _stub(args: argparse.Namespace) -> animal_identity_pb2_grpc.AnimalIdentityStub:
-    address = args.identity or os.environ.get(IDENTITY_ENV) or DEFAULT_IDENTITY
-    return animal_identity_pb2_grpc.AnimalIdentityStub(open_channel(address))
+class Identity:
+    """The animal_identity service for one command: one channel, the caller's tenant."""
+
+    def __init__(self, args: argparse.Namespace):
+        address = args.identity or os.environ.get(IDENTITY_ENV) or DEFAULT_IDENTITY
+        self._channel = open_channel(address)
+        self._stub = animal_identity_pb2_grpc.AnimalIdentityStub(self._channel)
+        self._metadata = (("x-tenant-id", args.tenant),) if args.tenant else ()
+        self._timeout = args.timeout
+
+    def __call__(self, method: str, request):
+        return getattr(self._stub, method)(request, timeout=self._timeout, metadata=self._metadata)
+
+    def close(self) -> None:
+        self._channel.close()
 
 
-def _call(args: argparse.Namespace, method: str, request):
-    metadata = (("x-tenant-id", args.tenant),) if args.tenant else ()
-    return getattr(_stub(args), method)(request, timeout=args.timeout, metadata=metadata)
-
-
-def _create(args: argparse.Namespace) -> None:
-    found = _call(args, "CreateCollection", pb.CreateCollectionRequest(
+def _create(args: argparse.Namespace, call: Identity) -> None:
+    found = call("CreateCollection", pb.CreateCollectionRequest(
         name=args.name, kind=KINDS[args.kind])).collection
     print(f"created {found.name}: {args.kind}, model {found.model.name} v{found.model.version}, "
           f"{found.dimension}-d, same subject below distance {found.threshold:g}")
 
 
-def _enroll(args: argparse.Namespace) -> None:
-    kind = _call(args, "GetCollection", pb.GetCollectionRequest(name=args.name)).collection.kind
+def _enroll(args: argparse.Namespace, call: Identity) -> None:
+    kind = call("GetCollection", pb.GetCollectionRequest(name=args.name)).collection.kind
     request = pb.EnrollRequest(collection=args.name, subject=args.subject)
-    for path in args.images:
-        content = _read(path)
-        if kind == pb.COLLECTION_KIND_FACE:
-            request.faces.append(_largest_face(args, path, content))
-        else:
-            request.images.append(common_pb2.Image(content=content))
-    reply = _call(args, "Enroll", request)
+    with GatewayClient(args.gateway, args.timeout) as gateway:
+        for path in args.images:
+            content = _read(path)
+            if kind == pb.COLLECTION_KIND_FACE:
+                request.faces.append(_largest_face(gateway, path, content))
+            else:
+                request.images.append(common_pb2.Image(content=content))
+    reply = call("Enroll", request)
     print(f"enrolled {reply.enrolled} image(s) of {args.subject}; it has "
           f"{reply.subject_embeddings} embedding(s) in {args.name}")
 
@@ -96,12 +104,11 @@ def _read(path: Path) -> bytes:
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
-def _largest_face(args: argparse.Namespace, path: Path, content: bytes) -> common_pb2.RawImage:
+def _largest_face(gateway: GatewayClient, path: Path, content: bytes) -> common_pb2.RawImage:
     request = analyze_request(content, ["detection"])
     request.options.detection.aligned_size = ENROLL_CROP_SIDE
     request.options.detection.aligned_margin = SHARED_CROP_MARGIN
-    with GatewayClient(args.gateway, args.timeout) as client:
-        faces = client.analyze(request).faces
+    faces = gateway.analyze(request).faces
     if not faces:
         raise UsageError(f"{path}: no face found")
     return max(faces, key=lambda f: _area(f.face.box)).face.aligned
@@ -111,17 +118,16 @@ def _area(box: common_pb2.BoundingBox) -> float:
     return (box.x_max - box.x_min) * (box.y_max - box.y_min)
 
 
-def _list(args: argparse.Namespace) -> None:
+def _list(args: argparse.Namespace, call: Identity) -> None:
     if args.name is None:
-        reply = _call(args, "ListCollections", pb.ListCollectionsRequest())
+        reply = call("ListCollections", pb.ListCollectionsRequest())
         rows = [(c.name, pb.CollectionKind.Name(c.kind).removeprefix("COLLECTION_KIND_").lower(),
                  c.model.name, c.dimension, c.revision) for c in reply.collections]
         print(formatting.table(("collection", "kind", "model", "dimension", "revision"), rows))
         return
     token = ""
     while True:
-        page = _call(args, "ListSubjects", pb.ListSubjectsRequest(collection=args.name,
-                                                                  page_token=token))
+        page = call("ListSubjects", pb.ListSubjectsRequest(collection=args.name, page_token=token))
         for subject in page.subjects:
             print(f"{subject.subject}\t{subject.embeddings}")
         token = page.next_page_token
@@ -129,23 +135,26 @@ def _list(args: argparse.Namespace) -> None:
             return
 
 
-def _delete(args: argparse.Namespace) -> None:
+def _delete(args: argparse.Namespace, call: Identity) -> None:
     if args.subject is None:
-        _call(args, "DeleteCollection", pb.DeleteCollectionRequest(name=args.name))
+        call("DeleteCollection", pb.DeleteCollectionRequest(name=args.name))
         print(f"deleted collection {args.name}")
         return
-    reply = _call(args, "DeleteSubject", pb.DeleteSubjectRequest(collection=args.name,
-                                                                 subject=args.subject))
+    reply = call("DeleteSubject", pb.DeleteSubjectRequest(collection=args.name,
+                                                        subject=args.subject))
     print(f"deleted {args.subject}: {reply.deleted_embeddings} embedding(s)")
 
 
 def run(args: argparse.Namespace) -> int:
+    identity = Identity(args)
     try:
-        args.run_action(args)
+        args.run_action(args, identity)
     except UsageError as exc:
         print(f"xcloud gallery: error: {exc}", file=sys.stderr)
         return 1
     except grpc.RpcError as exc:
         print(f"xcloud gallery: error: {exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1
+    finally:
+        identity.close()
     return 0
