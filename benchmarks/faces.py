@@ -19,25 +19,16 @@ from benchmarks.inputs import ImageCycle
 from benchmarks.testbed import Testbed
 from services.face_attributes.parts import PARTS, active_parts
 from services.face_attributes.settings import FaceAttributesSettings
-from services.runtime.alignment import SHARED_CROP_MARGIN, align_face, reframe
+from services.runtime.alignment import SHARED_CROP_MARGIN, reframe
 from services.runtime.repository import ModelRepository
 from services.runtime.session import LoadedModel
+from tests.services.face_attributes.support import astronaut_crop  # the gateway's crop of it
 from xcloud.client import analyze_request
 from xcloud.v1 import common_pb2, face_attributes_pb2, face_attributes_pb2_grpc, gateway_pb2_grpc
 
 CONCURRENCY = 8
 TIMEOUT_S = 300.0
-CROP_SIDE = 224  # what the gateway sends per face
-# MTCNN's landmarks of skimage's astronaut (benchmarks.inputs.astronaut is that photo)
-ASTRONAUT_LANDMARKS = np.array(
-    [[246.8, 103.7], [205.0, 101.7], [224.7, 129.0], [245.3, 141.9], [201.7, 139.2]], np.float32)
 PER_FACE_TASKS = ["detection", "attributes", "expression", "embedding"]
-
-
-def astronaut_crop() -> np.ndarray:
-    from skimage import data
-
-    return align_face(data.astronaut(), ASTRONAUT_LANDMARKS, CROP_SIDE, SHARED_CROP_MARGIN)
 
 
 class RawAttributes:
