@@ -20,7 +20,7 @@ import onnxruntime as ort
 
 from models.attributes import data
 from models.attributes.export import GENDER, RACE, WEIGHTS_DIR
-from models.attributes.features import face_crop, to_input
+from models.attributes.features import face_crop, nets_of, to_input
 from models.attributes.heads import logistic
 from models.attributes.linear import LinearHead
 from models.attributes.pipeline import Log, SetFeatures, set_features
@@ -48,7 +48,7 @@ class Task:
 # 5-class 0.8630 -> 0.8717 (docs/models.md).
 FACE_GROUPS = ("recognition.pooled", "recognition.grid", "recognition.descriptor",
                "xception.pooled", "xception.grid", "faceres.full", "faceres.face")
-UTK_NETS = ("recognition", "xception", "faceres")  # what the race and gender heads read
+UTK_NETS = nets_of(FACE_GROUPS)  # the nets the race and gender heads read
 TASKS = {
     "race": Task("race", RACE, data.UTK_RACES, FACE_GROUPS),
     "gender": Task("gender", GENDER, data.GENDERS, FACE_GROUPS),
