@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from xcloud.v1 import common_pb2 as xcloud_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1axcloud/v1/expression.proto\x12\txcloud.v1\x1a\x16xcloud/v1/common.proto\"6\n\x11\x45xpressionRequest\x12!\n\x04\x66\x61\x63\x65\x18\x01 \x01(\x0b\x32\x13.xcloud.v1.RawImage\";\n\x15\x45xpressionProbability\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x02\"o\n\x10\x45xpressionResult\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x02\x12\x37\n\rprobabilities\x18\x03 \x03(\x0b\x32 .xcloud.v1.ExpressionProbability\"j\n\x12\x45xpressionResponse\x12/\n\nexpression\x18\x01 \x01(\x0b\x32\x1b.xcloud.v1.ExpressionResult\x12#\n\x05model\x18\x02 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo2U\n\nExpression\x12G\n\x08\x43lassify\x12\x1c.xcloud.v1.ExpressionRequest\x1a\x1d.xcloud.v1.ExpressionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1axcloud/v1/expression.proto\x12\txcloud.v1\x1a\x16xcloud/v1/common.proto\"Z\n\x11\x45xpressionRequest\x12!\n\x04\x66\x61\x63\x65\x18\x01 \x01(\x0b\x32\x13.xcloud.v1.RawImage\x12\"\n\x05\x66\x61\x63\x65s\x18\x02 \x03(\x0b\x32\x13.xcloud.v1.RawImage\";\n\x15\x45xpressionProbability\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x02\"o\n\x10\x45xpressionResult\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x02\x12\x37\n\rprobabilities\x18\x03 \x03(\x0b\x32 .xcloud.v1.ExpressionProbability\"\x98\x01\n\x12\x45xpressionResponse\x12/\n\nexpression\x18\x01 \x01(\x0b\x32\x1b.xcloud.v1.ExpressionResult\x12#\n\x05model\x18\x02 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\x12,\n\x07results\x18\x03 \x03(\x0b\x32\x1b.xcloud.v1.ExpressionResult2U\n\nExpression\x12G\n\x08\x43lassify\x12\x1c.xcloud.v1.ExpressionRequest\x1a\x1d.xcloud.v1.ExpressionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,13 +33,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'xcloud.v1.expression_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EXPRESSIONREQUEST']._serialized_start=65
-  _globals['_EXPRESSIONREQUEST']._serialized_end=119
-  _globals['_EXPRESSIONPROBABILITY']._serialized_start=121
-  _globals['_EXPRESSIONPROBABILITY']._serialized_end=180
-  _globals['_EXPRESSIONRESULT']._serialized_start=182
-  _globals['_EXPRESSIONRESULT']._serialized_end=293
-  _globals['_EXPRESSIONRESPONSE']._serialized_start=295
-  _globals['_EXPRESSIONRESPONSE']._serialized_end=401
-  _globals['_EXPRESSION']._serialized_start=403
-  _globals['_EXPRESSION']._serialized_end=488
+  _globals['_EXPRESSIONREQUEST']._serialized_end=155
+  _globals['_EXPRESSIONPROBABILITY']._serialized_start=157
+  _globals['_EXPRESSIONPROBABILITY']._serialized_end=216
+  _globals['_EXPRESSIONRESULT']._serialized_start=218
+  _globals['_EXPRESSIONRESULT']._serialized_end=329
+  _globals['_EXPRESSIONRESPONSE']._serialized_start=332
+  _globals['_EXPRESSIONRESPONSE']._serialized_end=484
+  _globals['_EXPRESSION']._serialized_start=486
+  _globals['_EXPRESSION']._serialized_end=571
 # @@protoc_insertion_point(module_scope)

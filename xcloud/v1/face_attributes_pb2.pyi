@@ -1,5 +1,6 @@
 from xcloud.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -7,11 +8,26 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class FaceAttributesMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FACE_ATTRIBUTES_MODE_UNSPECIFIED: _ClassVar[FaceAttributesMode]
+    FACE_ATTRIBUTES_MODE_FAST: _ClassVar[FaceAttributesMode]
+    FACE_ATTRIBUTES_MODE_ACCURATE: _ClassVar[FaceAttributesMode]
+FACE_ATTRIBUTES_MODE_UNSPECIFIED: FaceAttributesMode
+FACE_ATTRIBUTES_MODE_FAST: FaceAttributesMode
+FACE_ATTRIBUTES_MODE_ACCURATE: FaceAttributesMode
+
 class FaceAttributesRequest(_message.Message):
-    __slots__ = ("face",)
+    __slots__ = ("face", "faces", "with_embedding", "mode")
     FACE_FIELD_NUMBER: _ClassVar[int]
+    FACES_FIELD_NUMBER: _ClassVar[int]
+    WITH_EMBEDDING_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     face: _common_pb2.RawImage
-    def __init__(self, face: _Optional[_Union[_common_pb2.RawImage, _Mapping]] = ...) -> None: ...
+    faces: _containers.RepeatedCompositeFieldContainer[_common_pb2.RawImage]
+    with_embedding: bool
+    mode: FaceAttributesMode
+    def __init__(self, face: _Optional[_Union[_common_pb2.RawImage, _Mapping]] = ..., faces: _Optional[_Iterable[_Union[_common_pb2.RawImage, _Mapping]]] = ..., with_embedding: _Optional[bool] = ..., mode: _Optional[_Union[FaceAttributesMode, str]] = ...) -> None: ...
 
 class AgeEstimate(_message.Message):
     __slots__ = ("years",)
@@ -66,18 +82,26 @@ class FaceAttributesResult(_message.Message):
     def __init__(self, age: _Optional[_Union[AgeEstimate, _Mapping]] = ..., gender: _Optional[_Union[GenderEstimate, _Mapping]] = ..., race: _Optional[_Union[RaceEstimate, _Mapping]] = ..., beauty: _Optional[_Union[BeautyEstimate, _Mapping]] = ..., statuses: _Optional[_Iterable[_Union[_common_pb2.TaskStatus, _Mapping]]] = ...) -> None: ...
 
 class FaceAttributesResponse(_message.Message):
-    __slots__ = ("attributes", "model")
+    __slots__ = ("attributes", "results", "embeddings", "model")
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     attributes: FaceAttributesResult
+    results: _containers.RepeatedCompositeFieldContainer[FaceAttributesResult]
+    embeddings: _containers.RepeatedCompositeFieldContainer[FaceEmbedding]
     model: _common_pb2.ModelInfo
-    def __init__(self, attributes: _Optional[_Union[FaceAttributesResult, _Mapping]] = ..., model: _Optional[_Union[_common_pb2.ModelInfo, _Mapping]] = ...) -> None: ...
+    def __init__(self, attributes: _Optional[_Union[FaceAttributesResult, _Mapping]] = ..., results: _Optional[_Iterable[_Union[FaceAttributesResult, _Mapping]]] = ..., embeddings: _Optional[_Iterable[_Union[FaceEmbedding, _Mapping]]] = ..., model: _Optional[_Union[_common_pb2.ModelInfo, _Mapping]] = ...) -> None: ...
 
 class FaceEmbeddingRequest(_message.Message):
-    __slots__ = ("face",)
+    __slots__ = ("face", "faces", "mode")
     FACE_FIELD_NUMBER: _ClassVar[int]
+    FACES_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     face: _common_pb2.RawImage
-    def __init__(self, face: _Optional[_Union[_common_pb2.RawImage, _Mapping]] = ...) -> None: ...
+    faces: _containers.RepeatedCompositeFieldContainer[_common_pb2.RawImage]
+    mode: FaceAttributesMode
+    def __init__(self, face: _Optional[_Union[_common_pb2.RawImage, _Mapping]] = ..., faces: _Optional[_Iterable[_Union[_common_pb2.RawImage, _Mapping]]] = ..., mode: _Optional[_Union[FaceAttributesMode, str]] = ...) -> None: ...
 
 class FaceEmbedding(_message.Message):
     __slots__ = ("values", "same_person_distance", "model")
@@ -90,9 +114,11 @@ class FaceEmbedding(_message.Message):
     def __init__(self, values: _Optional[_Iterable[float]] = ..., same_person_distance: _Optional[float] = ..., model: _Optional[_Union[_common_pb2.ModelInfo, _Mapping]] = ...) -> None: ...
 
 class FaceEmbeddingResponse(_message.Message):
-    __slots__ = ("embedding", "model")
+    __slots__ = ("embedding", "model", "embeddings")
     EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
     embedding: FaceEmbedding
     model: _common_pb2.ModelInfo
-    def __init__(self, embedding: _Optional[_Union[FaceEmbedding, _Mapping]] = ..., model: _Optional[_Union[_common_pb2.ModelInfo, _Mapping]] = ...) -> None: ...
+    embeddings: _containers.RepeatedCompositeFieldContainer[FaceEmbedding]
+    def __init__(self, embedding: _Optional[_Union[FaceEmbedding, _Mapping]] = ..., model: _Optional[_Union[_common_pb2.ModelInfo, _Mapping]] = ..., embeddings: _Optional[_Iterable[_Union[FaceEmbedding, _Mapping]]] = ...) -> None: ...

@@ -31,7 +31,7 @@ from xcloud.v1 import fine_grained_pb2 as xcloud_dot_v1_dot_fine__grained__pb2
 from xcloud.v1 import text_quality_pb2 as xcloud_dot_v1_dot_text__quality__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17xcloud/v1/gateway.proto\x12\txcloud.v1\x1a\x1fxcloud/v1/animal_identity.proto\x1a\x16xcloud/v1/common.proto\x1a\x1axcloud/v1/expression.proto\x1a\x1fxcloud/v1/face_attributes.proto\x1a\x1excloud/v1/face_detection.proto\x1a\x1cxcloud/v1/fine_grained.proto\x1a\x1cxcloud/v1/text_quality.proto\"2\n\x12\x46ineGrainedOptions\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05top_k\x18\x02 \x01(\x05\"\xb2\x01\n\x0e\x41nalyzeOptions\x12+\n\tdetection\x18\x01 \x01(\x0b\x32\x18.xcloud.v1.DetectOptions\x12\x10\n\x08no_cache\x18\x02 \x01(\x08\x12\x33\n\x0c\x66ine_grained\x18\x03 \x01(\x0b\x32\x1d.xcloud.v1.FineGrainedOptions\x12,\n\x08identify\x18\x04 \x01(\x0b\x32\x1a.xcloud.v1.IdentifyOptions\"l\n\x0e\x41nalyzeRequest\x12\x1f\n\x05image\x18\x01 \x01(\x0b\x32\x10.xcloud.v1.Image\x12\r\n\x05tasks\x18\x02 \x03(\t\x12*\n\x07options\x18\x03 \x01(\x0b\x32\x19.xcloud.v1.AnalyzeOptions\"\xef\x01\n\x0c\x46\x61\x63\x65\x41nalysis\x12\x1d\n\x04\x66\x61\x63\x65\x18\x01 \x01(\x0b\x32\x0f.xcloud.v1.Face\x12\x33\n\nattributes\x18\x02 \x01(\x0b\x32\x1f.xcloud.v1.FaceAttributesResult\x12/\n\nexpression\x18\x03 \x01(\x0b\x32\x1b.xcloud.v1.ExpressionResult\x12+\n\tembedding\x18\x04 \x01(\x0b\x32\x18.xcloud.v1.FaceEmbedding\x12-\n\x08identity\x18\x05 \x01(\x0b\x32\x1b.xcloud.v1.IdentifyResponse\"\xdf\x01\n\x0f\x41nalyzeResponse\x12&\n\x05\x66\x61\x63\x65s\x18\x01 \x03(\x0b\x32\x17.xcloud.v1.FaceAnalysis\x12\'\n\x08statuses\x18\x02 \x03(\x0b\x32\x15.xcloud.v1.TaskStatus\x12\x13\n\x0bimage_width\x18\x03 \x01(\x05\x12\x14\n\x0cimage_height\x18\x04 \x01(\x05\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12<\n\x0c\x66ine_grained\x18\x06 \x01(\x0b\x32&.xcloud.v1.FineGrainedClassifyResponse\"L\n\x07\x42\x61\x63kend\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x13\n\x0bmetrics_url\x18\x03 \x01(\t\x12\r\n\x05tasks\x18\x04 \x03(\t\"\x15\n\x13ListBackendsRequest\"Q\n\x14ListBackendsResponse\x12$\n\x08\x62\x61\x63kends\x18\x01 \x03(\x0b\x32\x12.xcloud.v1.Backend\x12\x13\n\x0bmetrics_url\x18\x02 \x01(\t\"R\n\x13ScoreContentRequest\x12)\n\x07records\x18\x01 \x03(\x0b\x32\x18.xcloud.v1.ContentRecord\x12\x10\n\x08no_cache\x18\x02 \x01(\x08\"z\n\x14ScoreContentResponse\x12\'\n\x06scores\x18\x01 \x03(\x0b\x32\x17.xcloud.v1.ContentScore\x12%\n\x06status\x18\x02 \x01(\x0b\x32\x15.xcloud.v1.TaskStatus\x12\x12\n\nrequest_id\x18\x03 \x01(\t2\xb8\x02\n\x07Gateway\x12@\n\x07\x41nalyze\x12\x19.xcloud.v1.AnalyzeRequest\x1a\x1a.xcloud.v1.AnalyzeResponse\x12I\n\nListModels\x12\x1c.xcloud.v1.ListModelsRequest\x1a\x1d.xcloud.v1.ListModelsResponse\x12O\n\x0cListBackends\x12\x1e.xcloud.v1.ListBackendsRequest\x1a\x1f.xcloud.v1.ListBackendsResponse\x12O\n\x0cScoreContent\x12\x1e.xcloud.v1.ScoreContentRequest\x1a\x1f.xcloud.v1.ScoreContentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17xcloud/v1/gateway.proto\x12\txcloud.v1\x1a\x1fxcloud/v1/animal_identity.proto\x1a\x16xcloud/v1/common.proto\x1a\x1axcloud/v1/expression.proto\x1a\x1fxcloud/v1/face_attributes.proto\x1a\x1excloud/v1/face_detection.proto\x1a\x1cxcloud/v1/fine_grained.proto\x1a\x1cxcloud/v1/text_quality.proto\"2\n\x12\x46ineGrainedOptions\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05top_k\x18\x02 \x01(\x05\"\xea\x01\n\x0e\x41nalyzeOptions\x12+\n\tdetection\x18\x01 \x01(\x0b\x32\x18.xcloud.v1.DetectOptions\x12\x10\n\x08no_cache\x18\x02 \x01(\x08\x12\x33\n\x0c\x66ine_grained\x18\x03 \x01(\x0b\x32\x1d.xcloud.v1.FineGrainedOptions\x12,\n\x08identify\x18\x04 \x01(\x0b\x32\x1a.xcloud.v1.IdentifyOptions\x12\x36\n\x0f\x61ttributes_mode\x18\x05 \x01(\x0e\x32\x1d.xcloud.v1.FaceAttributesMode\"l\n\x0e\x41nalyzeRequest\x12\x1f\n\x05image\x18\x01 \x01(\x0b\x32\x10.xcloud.v1.Image\x12\r\n\x05tasks\x18\x02 \x03(\t\x12*\n\x07options\x18\x03 \x01(\x0b\x32\x19.xcloud.v1.AnalyzeOptions\"\xef\x01\n\x0c\x46\x61\x63\x65\x41nalysis\x12\x1d\n\x04\x66\x61\x63\x65\x18\x01 \x01(\x0b\x32\x0f.xcloud.v1.Face\x12\x33\n\nattributes\x18\x02 \x01(\x0b\x32\x1f.xcloud.v1.FaceAttributesResult\x12/\n\nexpression\x18\x03 \x01(\x0b\x32\x1b.xcloud.v1.ExpressionResult\x12+\n\tembedding\x18\x04 \x01(\x0b\x32\x18.xcloud.v1.FaceEmbedding\x12-\n\x08identity\x18\x05 \x01(\x0b\x32\x1b.xcloud.v1.IdentifyResponse\"\xdf\x01\n\x0f\x41nalyzeResponse\x12&\n\x05\x66\x61\x63\x65s\x18\x01 \x03(\x0b\x32\x17.xcloud.v1.FaceAnalysis\x12\'\n\x08statuses\x18\x02 \x03(\x0b\x32\x15.xcloud.v1.TaskStatus\x12\x13\n\x0bimage_width\x18\x03 \x01(\x05\x12\x14\n\x0cimage_height\x18\x04 \x01(\x05\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12<\n\x0c\x66ine_grained\x18\x06 \x01(\x0b\x32&.xcloud.v1.FineGrainedClassifyResponse\"L\n\x07\x42\x61\x63kend\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x13\n\x0bmetrics_url\x18\x03 \x01(\t\x12\r\n\x05tasks\x18\x04 \x03(\t\"\x15\n\x13ListBackendsRequest\"Q\n\x14ListBackendsResponse\x12$\n\x08\x62\x61\x63kends\x18\x01 \x03(\x0b\x32\x12.xcloud.v1.Backend\x12\x13\n\x0bmetrics_url\x18\x02 \x01(\t\"R\n\x13ScoreContentRequest\x12)\n\x07records\x18\x01 \x03(\x0b\x32\x18.xcloud.v1.ContentRecord\x12\x10\n\x08no_cache\x18\x02 \x01(\x08\"z\n\x14ScoreContentResponse\x12\'\n\x06scores\x18\x01 \x03(\x0b\x32\x17.xcloud.v1.ContentScore\x12%\n\x06status\x18\x02 \x01(\x0b\x32\x15.xcloud.v1.TaskStatus\x12\x12\n\nrequest_id\x18\x03 \x01(\t2\xb8\x02\n\x07Gateway\x12@\n\x07\x41nalyze\x12\x19.xcloud.v1.AnalyzeRequest\x1a\x1a.xcloud.v1.AnalyzeResponse\x12I\n\nListModels\x12\x1c.xcloud.v1.ListModelsRequest\x1a\x1d.xcloud.v1.ListModelsResponse\x12O\n\x0cListBackends\x12\x1e.xcloud.v1.ListBackendsRequest\x1a\x1f.xcloud.v1.ListBackendsResponse\x12O\n\x0cScoreContent\x12\x1e.xcloud.v1.ScoreContentRequest\x1a\x1f.xcloud.v1.ScoreContentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,23 +41,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FINEGRAINEDOPTIONS']._serialized_start=248
   _globals['_FINEGRAINEDOPTIONS']._serialized_end=298
   _globals['_ANALYZEOPTIONS']._serialized_start=301
-  _globals['_ANALYZEOPTIONS']._serialized_end=479
-  _globals['_ANALYZEREQUEST']._serialized_start=481
-  _globals['_ANALYZEREQUEST']._serialized_end=589
-  _globals['_FACEANALYSIS']._serialized_start=592
-  _globals['_FACEANALYSIS']._serialized_end=831
-  _globals['_ANALYZERESPONSE']._serialized_start=834
-  _globals['_ANALYZERESPONSE']._serialized_end=1057
-  _globals['_BACKEND']._serialized_start=1059
-  _globals['_BACKEND']._serialized_end=1135
-  _globals['_LISTBACKENDSREQUEST']._serialized_start=1137
-  _globals['_LISTBACKENDSREQUEST']._serialized_end=1158
-  _globals['_LISTBACKENDSRESPONSE']._serialized_start=1160
-  _globals['_LISTBACKENDSRESPONSE']._serialized_end=1241
-  _globals['_SCORECONTENTREQUEST']._serialized_start=1243
-  _globals['_SCORECONTENTREQUEST']._serialized_end=1325
-  _globals['_SCORECONTENTRESPONSE']._serialized_start=1327
-  _globals['_SCORECONTENTRESPONSE']._serialized_end=1449
-  _globals['_GATEWAY']._serialized_start=1452
-  _globals['_GATEWAY']._serialized_end=1764
+  _globals['_ANALYZEOPTIONS']._serialized_end=535
+  _globals['_ANALYZEREQUEST']._serialized_start=537
+  _globals['_ANALYZEREQUEST']._serialized_end=645
+  _globals['_FACEANALYSIS']._serialized_start=648
+  _globals['_FACEANALYSIS']._serialized_end=887
+  _globals['_ANALYZERESPONSE']._serialized_start=890
+  _globals['_ANALYZERESPONSE']._serialized_end=1113
+  _globals['_BACKEND']._serialized_start=1115
+  _globals['_BACKEND']._serialized_end=1191
+  _globals['_LISTBACKENDSREQUEST']._serialized_start=1193
+  _globals['_LISTBACKENDSREQUEST']._serialized_end=1214
+  _globals['_LISTBACKENDSRESPONSE']._serialized_start=1216
+  _globals['_LISTBACKENDSRESPONSE']._serialized_end=1297
+  _globals['_SCORECONTENTREQUEST']._serialized_start=1299
+  _globals['_SCORECONTENTREQUEST']._serialized_end=1381
+  _globals['_SCORECONTENTRESPONSE']._serialized_start=1383
+  _globals['_SCORECONTENTRESPONSE']._serialized_end=1505
+  _globals['_GATEWAY']._serialized_start=1508
+  _globals['_GATEWAY']._serialized_end=1820
 # @@protoc_insertion_point(module_scope)

@@ -22,16 +22,18 @@ class FineGrainedOptions(_message.Message):
     def __init__(self, model: _Optional[str] = ..., top_k: _Optional[int] = ...) -> None: ...
 
 class AnalyzeOptions(_message.Message):
-    __slots__ = ("detection", "no_cache", "fine_grained", "identify")
+    __slots__ = ("detection", "no_cache", "fine_grained", "identify", "attributes_mode")
     DETECTION_FIELD_NUMBER: _ClassVar[int]
     NO_CACHE_FIELD_NUMBER: _ClassVar[int]
     FINE_GRAINED_FIELD_NUMBER: _ClassVar[int]
     IDENTIFY_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_MODE_FIELD_NUMBER: _ClassVar[int]
     detection: _face_detection_pb2.DetectOptions
     no_cache: bool
     fine_grained: FineGrainedOptions
     identify: _animal_identity_pb2.IdentifyOptions
-    def __init__(self, detection: _Optional[_Union[_face_detection_pb2.DetectOptions, _Mapping]] = ..., no_cache: _Optional[bool] = ..., fine_grained: _Optional[_Union[FineGrainedOptions, _Mapping]] = ..., identify: _Optional[_Union[_animal_identity_pb2.IdentifyOptions, _Mapping]] = ...) -> None: ...
+    attributes_mode: _face_attributes_pb2.FaceAttributesMode
+    def __init__(self, detection: _Optional[_Union[_face_detection_pb2.DetectOptions, _Mapping]] = ..., no_cache: _Optional[bool] = ..., fine_grained: _Optional[_Union[FineGrainedOptions, _Mapping]] = ..., identify: _Optional[_Union[_animal_identity_pb2.IdentifyOptions, _Mapping]] = ..., attributes_mode: _Optional[_Union[_face_attributes_pb2.FaceAttributesMode, str]] = ...) -> None: ...
 
 class AnalyzeRequest(_message.Message):
     __slots__ = ("image", "tasks", "options")
