@@ -116,3 +116,41 @@ class ScoreContentResponse(_message.Message):
     status: _common_pb2.TaskStatus
     request_id: str
     def __init__(self, scores: _Optional[_Iterable[_Union[_text_quality_pb2.ContentScore, _Mapping]]] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class FaceQuality(_message.Message):
+    __slots__ = ("inter_ocular_px", "sharpness", "yaw", "reliable", "reason")
+    INTER_OCULAR_PX_FIELD_NUMBER: _ClassVar[int]
+    SHARPNESS_FIELD_NUMBER: _ClassVar[int]
+    YAW_FIELD_NUMBER: _ClassVar[int]
+    RELIABLE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    inter_ocular_px: float
+    sharpness: float
+    yaw: float
+    reliable: bool
+    reason: str
+    def __init__(self, inter_ocular_px: _Optional[float] = ..., sharpness: _Optional[float] = ..., yaw: _Optional[float] = ..., reliable: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class GalleryEnrollResponse(_message.Message):
+    __slots__ = ("enrollment", "qualities")
+    ENROLLMENT_FIELD_NUMBER: _ClassVar[int]
+    QUALITIES_FIELD_NUMBER: _ClassVar[int]
+    enrollment: _animal_identity_pb2.EnrollResponse
+    qualities: _containers.RepeatedCompositeFieldContainer[FaceQuality]
+    def __init__(self, enrollment: _Optional[_Union[_animal_identity_pb2.EnrollResponse, _Mapping]] = ..., qualities: _Optional[_Iterable[_Union[FaceQuality, _Mapping]]] = ...) -> None: ...
+
+class GalleryIdentifyResponse(_message.Message):
+    __slots__ = ("identity", "quality")
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    identity: _animal_identity_pb2.IdentifyResponse
+    quality: FaceQuality
+    def __init__(self, identity: _Optional[_Union[_animal_identity_pb2.IdentifyResponse, _Mapping]] = ..., quality: _Optional[_Union[FaceQuality, _Mapping]] = ...) -> None: ...
+
+class GalleryVerifyResponse(_message.Message):
+    __slots__ = ("verification", "quality")
+    VERIFICATION_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    verification: _animal_identity_pb2.VerifyResponse
+    quality: FaceQuality
+    def __init__(self, verification: _Optional[_Union[_animal_identity_pb2.VerifyResponse, _Mapping]] = ..., quality: _Optional[_Union[FaceQuality, _Mapping]] = ...) -> None: ...

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from xcloud.v1 import animal_identity_pb2 as xcloud_dot_v1_dot_animal__identity__pb2
 from xcloud.v1 import common_pb2 as xcloud_dot_v1_dot_common__pb2
 from xcloud.v1 import gateway_pb2 as xcloud_dot_v1_dot_gateway__pb2
 
@@ -55,6 +56,51 @@ class GatewayStub:
                 request_serializer=xcloud_dot_v1_dot_gateway__pb2.ScoreContentRequest.SerializeToString,
                 response_deserializer=xcloud_dot_v1_dot_gateway__pb2.ScoreContentResponse.FromString,
                 _registered_method=True)
+        self.CreateCollection = channel.unary_unary(
+                '/xcloud.v1.Gateway/CreateCollection',
+                request_serializer=xcloud_dot_v1_dot_animal__identity__pb2.CreateCollectionRequest.SerializeToString,
+                response_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.CreateCollectionResponse.FromString,
+                _registered_method=True)
+        self.GetCollection = channel.unary_unary(
+                '/xcloud.v1.Gateway/GetCollection',
+                request_serializer=xcloud_dot_v1_dot_animal__identity__pb2.GetCollectionRequest.SerializeToString,
+                response_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.GetCollectionResponse.FromString,
+                _registered_method=True)
+        self.ListCollections = channel.unary_unary(
+                '/xcloud.v1.Gateway/ListCollections',
+                request_serializer=xcloud_dot_v1_dot_animal__identity__pb2.ListCollectionsRequest.SerializeToString,
+                response_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.ListCollectionsResponse.FromString,
+                _registered_method=True)
+        self.DeleteCollection = channel.unary_unary(
+                '/xcloud.v1.Gateway/DeleteCollection',
+                request_serializer=xcloud_dot_v1_dot_animal__identity__pb2.DeleteCollectionRequest.SerializeToString,
+                response_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.DeleteCollectionResponse.FromString,
+                _registered_method=True)
+        self.Enroll = channel.unary_unary(
+                '/xcloud.v1.Gateway/Enroll',
+                request_serializer=xcloud_dot_v1_dot_animal__identity__pb2.EnrollRequest.SerializeToString,
+                response_deserializer=xcloud_dot_v1_dot_gateway__pb2.GalleryEnrollResponse.FromString,
+                _registered_method=True)
+        self.Identify = channel.unary_unary(
+                '/xcloud.v1.Gateway/Identify',
+                request_serializer=xcloud_dot_v1_dot_animal__identity__pb2.IdentifyRequest.SerializeToString,
+                response_deserializer=xcloud_dot_v1_dot_gateway__pb2.GalleryIdentifyResponse.FromString,
+                _registered_method=True)
+        self.Verify = channel.unary_unary(
+                '/xcloud.v1.Gateway/Verify',
+                request_serializer=xcloud_dot_v1_dot_animal__identity__pb2.VerifyRequest.SerializeToString,
+                response_deserializer=xcloud_dot_v1_dot_gateway__pb2.GalleryVerifyResponse.FromString,
+                _registered_method=True)
+        self.ListSubjects = channel.unary_unary(
+                '/xcloud.v1.Gateway/ListSubjects',
+                request_serializer=xcloud_dot_v1_dot_animal__identity__pb2.ListSubjectsRequest.SerializeToString,
+                response_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.ListSubjectsResponse.FromString,
+                _registered_method=True)
+        self.DeleteSubject = channel.unary_unary(
+                '/xcloud.v1.Gateway/DeleteSubject',
+                request_serializer=xcloud_dot_v1_dot_animal__identity__pb2.DeleteSubjectRequest.SerializeToString,
+                response_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.DeleteSubjectResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServicer:
@@ -85,6 +131,62 @@ class GatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateCollection(self, request, context):
+        """Identity galleries (animal_identity.proto), scoped to the API key's tenant; the
+        identity service's errors come back with their own code and message.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCollection(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCollections(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCollection(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Enroll(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Identify(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Verify(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSubjects(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSubject(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -107,6 +209,51 @@ def add_GatewayServicer_to_server(servicer, server):
                     servicer.ScoreContent,
                     request_deserializer=xcloud_dot_v1_dot_gateway__pb2.ScoreContentRequest.FromString,
                     response_serializer=xcloud_dot_v1_dot_gateway__pb2.ScoreContentResponse.SerializeToString,
+            ),
+            'CreateCollection': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCollection,
+                    request_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.CreateCollectionRequest.FromString,
+                    response_serializer=xcloud_dot_v1_dot_animal__identity__pb2.CreateCollectionResponse.SerializeToString,
+            ),
+            'GetCollection': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCollection,
+                    request_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.GetCollectionRequest.FromString,
+                    response_serializer=xcloud_dot_v1_dot_animal__identity__pb2.GetCollectionResponse.SerializeToString,
+            ),
+            'ListCollections': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCollections,
+                    request_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.ListCollectionsRequest.FromString,
+                    response_serializer=xcloud_dot_v1_dot_animal__identity__pb2.ListCollectionsResponse.SerializeToString,
+            ),
+            'DeleteCollection': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCollection,
+                    request_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.DeleteCollectionRequest.FromString,
+                    response_serializer=xcloud_dot_v1_dot_animal__identity__pb2.DeleteCollectionResponse.SerializeToString,
+            ),
+            'Enroll': grpc.unary_unary_rpc_method_handler(
+                    servicer.Enroll,
+                    request_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.EnrollRequest.FromString,
+                    response_serializer=xcloud_dot_v1_dot_gateway__pb2.GalleryEnrollResponse.SerializeToString,
+            ),
+            'Identify': grpc.unary_unary_rpc_method_handler(
+                    servicer.Identify,
+                    request_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.IdentifyRequest.FromString,
+                    response_serializer=xcloud_dot_v1_dot_gateway__pb2.GalleryIdentifyResponse.SerializeToString,
+            ),
+            'Verify': grpc.unary_unary_rpc_method_handler(
+                    servicer.Verify,
+                    request_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.VerifyRequest.FromString,
+                    response_serializer=xcloud_dot_v1_dot_gateway__pb2.GalleryVerifyResponse.SerializeToString,
+            ),
+            'ListSubjects': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSubjects,
+                    request_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.ListSubjectsRequest.FromString,
+                    response_serializer=xcloud_dot_v1_dot_animal__identity__pb2.ListSubjectsResponse.SerializeToString,
+            ),
+            'DeleteSubject': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSubject,
+                    request_deserializer=xcloud_dot_v1_dot_animal__identity__pb2.DeleteSubjectRequest.FromString,
+                    response_serializer=xcloud_dot_v1_dot_animal__identity__pb2.DeleteSubjectResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -217,6 +364,249 @@ class Gateway:
             '/xcloud.v1.Gateway/ScoreContent',
             xcloud_dot_v1_dot_gateway__pb2.ScoreContentRequest.SerializeToString,
             xcloud_dot_v1_dot_gateway__pb2.ScoreContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCollection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xcloud.v1.Gateway/CreateCollection',
+            xcloud_dot_v1_dot_animal__identity__pb2.CreateCollectionRequest.SerializeToString,
+            xcloud_dot_v1_dot_animal__identity__pb2.CreateCollectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCollection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xcloud.v1.Gateway/GetCollection',
+            xcloud_dot_v1_dot_animal__identity__pb2.GetCollectionRequest.SerializeToString,
+            xcloud_dot_v1_dot_animal__identity__pb2.GetCollectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCollections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xcloud.v1.Gateway/ListCollections',
+            xcloud_dot_v1_dot_animal__identity__pb2.ListCollectionsRequest.SerializeToString,
+            xcloud_dot_v1_dot_animal__identity__pb2.ListCollectionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCollection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xcloud.v1.Gateway/DeleteCollection',
+            xcloud_dot_v1_dot_animal__identity__pb2.DeleteCollectionRequest.SerializeToString,
+            xcloud_dot_v1_dot_animal__identity__pb2.DeleteCollectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Enroll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xcloud.v1.Gateway/Enroll',
+            xcloud_dot_v1_dot_animal__identity__pb2.EnrollRequest.SerializeToString,
+            xcloud_dot_v1_dot_gateway__pb2.GalleryEnrollResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Identify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xcloud.v1.Gateway/Identify',
+            xcloud_dot_v1_dot_animal__identity__pb2.IdentifyRequest.SerializeToString,
+            xcloud_dot_v1_dot_gateway__pb2.GalleryIdentifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Verify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xcloud.v1.Gateway/Verify',
+            xcloud_dot_v1_dot_animal__identity__pb2.VerifyRequest.SerializeToString,
+            xcloud_dot_v1_dot_gateway__pb2.GalleryVerifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSubjects(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xcloud.v1.Gateway/ListSubjects',
+            xcloud_dot_v1_dot_animal__identity__pb2.ListSubjectsRequest.SerializeToString,
+            xcloud_dot_v1_dot_animal__identity__pb2.ListSubjectsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSubject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xcloud.v1.Gateway/DeleteSubject',
+            xcloud_dot_v1_dot_animal__identity__pb2.DeleteSubjectRequest.SerializeToString,
+            xcloud_dot_v1_dot_animal__identity__pb2.DeleteSubjectResponse.FromString,
             options,
             channel_credentials,
             insecure,
