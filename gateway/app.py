@@ -9,6 +9,7 @@ from gateway.analyze import Analyzer
 from gateway.cache import make_cache
 from gateway.clients import Backends
 from gateway.content import ContentScorer
+from gateway.gallery import Gallery
 from gateway.servicer import GatewayServicer
 from gateway.settings import GatewaySettings
 from gateway.tasks import TaskRegistry, default_registry
@@ -34,11 +35,12 @@ class GatewayApp:
         self.versions = ModelVersions(self.backends, settings.model_version_ttl_s)
         self.analyzer = Analyzer(settings, self.registry, self.backends, self.cache, self.versions)
         self.scorer = ContentScorer(self.backends, self.cache, self.versions)
+        self.gallery = Gallery(self.backends, settings.max_image_bytes)
 
     def register(self, server: grpc.aio.Server) -> None:
         gateway_pb2_grpc.add_GatewayServicer_to_server(
             GatewayServicer(self.settings, self.analyzer, self.backends, self.registry,
-                            self.scorer),
+                            self.scorer, self.gallery),
             server,
         )
 

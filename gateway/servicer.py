@@ -4,10 +4,11 @@ from __future__ import annotations
 import grpc
 
 from gateway.analyze import Analyzer
-from gateway.auth import ApiKeys
+from gateway.auth import TENANT_HEADER, ApiKeys
 from gateway.clients import Backends, Deadline
 from gateway.content import ContentScorer
 from gateway.converters import backend_to_proto, merged_models
+from gateway.gallery import Gallery
 from gateway.settings import GatewaySettings
 from gateway.tasks import TaskRegistry
 from services.runtime.interceptors import REQUEST_ID_KEY, request_id_of
@@ -20,8 +21,9 @@ def deadline_of(context: grpc.aio.ServicerContext) -> Deadline:
 
 class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     def __init__(self, settings: GatewaySettings, analyzer: Analyzer, backends: Backends,
-                 registry: TaskRegistry, scorer: ContentScorer):
+                 registry: TaskRegistry, scorer: ContentScorer, gallery: Gallery):
         self._settings = settings
+        self._gallery = gallery
         self._analyzer = analyzer
         self._scorer = scorer
         self._backends = backends
@@ -52,3 +54,39 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
         return gateway_pb2.ListBackendsResponse(
             backends=backends, metrics_url=self._settings.own_metrics_url()
         )
+
+    # Identity galleries: the tenant comes from the caller's key (gateway/auth.py), never
+    # from what the caller claims when keys are on.
+
+    def _scope(self, context: grpc.aio.ServicerContext) -> tuple[Deadline, tuple]:
+        self._keys.check(context)
+        metadata = ((REQUEST_ID_KEY, request_id_of(context)),
+                    (TENANT_HEADER, self._keys.tenant_of(context)))
+        return deadline_of(context), metadata
+
+    async def CreateCollection(self, request, context):
+        return await self._gallery.forward("CreateCollection", request, *self._scope(context))
+
+    async def GetCollection(self, request, context):
+        return await self._gallery.forward("GetCollection", request, *self._scope(context))
+
+    async def ListCollections(self, request, context):
+        return await self._gallery.forward("ListCollections", request, *self._scope(context))
+
+    async def DeleteCollection(self, request, context):
+        return await self._gallery.forward("DeleteCollection", request, *self._scope(context))
+
+    async def ListSubjects(self, request, context):
+        return await self._gallery.forward("ListSubjects", request, *self._scope(context))
+
+    async def DeleteSubject(self, request, context):
+        return await self._gallery.forward("DeleteSubject", request, *self._scope(context))
+
+    async def Enroll(self, request, context):
+        return await self._gallery.enroll(request, *self._scope(context))
+
+    async def Identify(self, request, context):
+        return await self._gallery.identify(request, *self._scope(context))
+
+    async def Verify(self, request, context):
+        return await self._gallery.verify(request, *self._scope(context))

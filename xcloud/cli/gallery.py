@@ -1,43 +1,43 @@
-"""xcloud gallery: identity collections on the animal_identity service (create, enroll, list,
-delete), so that `xcloud analyze --collection NAME` can name the faces it finds.
+"""xcloud gallery: identity collections through the gateway (create, enroll, identify, verify,
+list, delete), so that `xcloud analyze --collection NAME` can name the faces it finds.
 
-FACE enrolment sends each image through the gateway's detection first and enrols its largest
-face's aligned crop: the gallery then holds exactly what the gateway's identify task searches
-with. GENERIC enrolment sends the encoded images as they are.
+Every call goes to the gateway, which scopes it to the tenant of $XCLOUD_API_KEY (or, on a
+gateway without keys, to --tenant). Images are sent as they are: for FACE collections the
+gateway finds the largest face, checks its quality (enrolment refuses a face too small, too
+blurred or turned away, saying which) and enrols or searches its aligned crop.
 """
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import sys
 from pathlib import Path
 
 import grpc
+from google.protobuf import json_format
 
-from services.runtime.alignment import SHARED_CROP_MARGIN
 from xcloud.cli import formatting
-from xcloud.client import GatewayClient, analyze_request, open_channel
+from xcloud.client import GatewayClient, request_metadata
 from xcloud.v1 import animal_identity_pb2 as pb
-from xcloud.v1 import animal_identity_pb2_grpc, common_pb2
+from xcloud.v1 import common_pb2
 
-IDENTITY_ENV = "XCLOUD_IDENTITY"
-DEFAULT_IDENTITY = "127.0.0.1:50056"
-KINDS = {"face": pb.COLLECTION_KIND_FACE, "generic": pb.COLLECTION_KIND_GENERIC}
-ENROLL_CROP_SIDE = 224  # the side the gateway's identify task sends
+PREFIX = "COLLECTION_KIND_"
+# Read from the proto's enum, so that a kind added there is offered here at once.
+KINDS = {name.removeprefix(PREFIX).lower(): value
+         for name, value in pb.CollectionKind.items() if value != pb.COLLECTION_KIND_UNSPECIFIED}
 
 
 class UsageError(Exception):
-    """Something the user can fix (an unreadable image, no face in it)."""
+    """Something the user can fix (an unreadable image)."""
 
 
 def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
-        "gallery", parents=parents, help="identity collections: create, enroll, list, delete",
-        description=__doc__.splitlines()[0],
+        "gallery", parents=parents, help="identity collections: create, enroll, identify, verify, "
+        "list, delete", description=__doc__.splitlines()[0],
     )
-    p.add_argument("--identity", metavar="HOST:PORT", default=None,
-                   help=f"animal_identity service (default: ${IDENTITY_ENV} or {DEFAULT_IDENTITY})")
-    p.add_argument("--tenant", default="", help="tenant of the calls (default: the service's)")
+    p.add_argument("--tenant", default="", help="tenant of the calls on a gateway without API "
+                   "keys (with keys on, the key's tenant is used and this is ignored)")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create a collection")
     create.add_argument("name")
@@ -48,6 +48,22 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> None:
     enroll.add_argument("subject")
     enroll.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     enroll.set_defaults(run_action=_enroll)
+    identify = actions.add_parser("identify", help="the nearest subjects of each image")
+    identify.add_argument("name")
+    identify.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    identify.add_argument("--top-k", type=int, default=0, help="subjects per image (default 5)")
+    identify.add_argument("--json", action="store_true", help="one JSON object per image")
+    identify.set_defaults(run_action=_identify)
+    verify = actions.add_parser("verify", help="is the image of this subject?")
+    for name in ("name", "subject"):
+        verify.add_argument(name)
+    verify.add_argument("image", type=Path, metavar="IMAGE")
+    verify.set_defaults(run_action=_verify)
+    _add_list_and_delete(actions)
+    p.set_defaults(run=run)
+
+
+def _add_list_and_delete(actions) -> None:
     listing = actions.add_parser("list", help="the collections, or the subjects of one")
     listing.add_argument("name", nargs="?")
     listing.set_defaults(run_action=_list)
@@ -55,44 +71,40 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> None:
     delete.add_argument("name")
     delete.add_argument("subject", nargs="?")
     delete.set_defaults(run_action=_delete)
-    p.set_defaults(run=run)
 
 
-class Identity:
-    """The animal_identity service for one command: one channel, the caller's tenant."""
+class Gallery:
+    """The gateway's gallery RPCs for one command: one channel, the key and the tenant."""
 
     def __init__(self, args: argparse.Namespace):
-        address = args.identity or os.environ.get(IDENTITY_ENV) or DEFAULT_IDENTITY
-        self._channel = open_channel(address)
-        self._stub = animal_identity_pb2_grpc.AnimalIdentityStub(self._channel)
-        self._metadata = (("x-tenant-id", args.tenant),) if args.tenant else ()
-        self._timeout = args.timeout
+        self._client = GatewayClient(args.gateway, args.timeout)
+        self._tenant = (("x-tenant-id", args.tenant),) if args.tenant else ()
 
     def __call__(self, method: str, request):
-        return getattr(self._stub, method)(request, timeout=self._timeout, metadata=self._metadata)
+        metadata = request_metadata(api_key=self._client.api_key) + self._tenant
+        return getattr(self._client.stub, method)(request, timeout=self._client.timeout,
+                                                  metadata=metadata)
 
     def close(self) -> None:
-        self._channel.close()
+        self._client.close()
 
 
-def _create(args: argparse.Namespace, call: Identity) -> None:
+def _kind_name(kind: int) -> str:
+    return pb.CollectionKind.Name(kind).removeprefix(PREFIX).lower()
+
+
+def _create(args: argparse.Namespace, call: Gallery) -> None:
     found = call("CreateCollection", pb.CreateCollectionRequest(
         name=args.name, kind=KINDS[args.kind])).collection
-    print(f"created {found.name}: {args.kind}, model {found.model.name} v{found.model.version}, "
-          f"{found.dimension}-d, same subject below distance {found.threshold:g}")
+    print(f"created {found.name}: {_kind_name(found.kind)}, model {found.model.name} "
+          f"v{found.model.version}, {found.dimension}-d, same subject below distance "
+          f"{found.threshold:g}")
 
 
-def _enroll(args: argparse.Namespace, call: Identity) -> None:
-    kind = call("GetCollection", pb.GetCollectionRequest(name=args.name)).collection.kind
-    request = pb.EnrollRequest(collection=args.name, subject=args.subject)
-    with GatewayClient(args.gateway, args.timeout) as gateway:
-        for path in args.images:
-            content = _read(path)
-            if kind == pb.COLLECTION_KIND_FACE:
-                request.faces.append(_largest_face(gateway, path, content))
-            else:
-                request.images.append(common_pb2.Image(content=content))
-    reply = call("Enroll", request)
+def _enroll(args: argparse.Namespace, call: Gallery) -> None:
+    images = [common_pb2.Image(content=_read(path)) for path in args.images]
+    reply = call("Enroll", pb.EnrollRequest(collection=args.name, subject=args.subject,
+                                            images=images)).enrollment
     print(f"enrolled {reply.enrolled} image(s) of {args.subject}; it has "
           f"{reply.subject_embeddings} embedding(s) in {args.name}")
 
@@ -104,25 +116,48 @@ def _read(path: Path) -> bytes:
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
-def _largest_face(gateway: GatewayClient, path: Path, content: bytes) -> common_pb2.RawImage:
-    request = analyze_request(content, ["detection"])
-    request.options.detection.aligned_size = ENROLL_CROP_SIDE
-    request.options.detection.aligned_margin = SHARED_CROP_MARGIN
-    faces = gateway.analyze(request).faces
-    if not faces:
-        raise UsageError(f"{path}: no face found")
-    return max(faces, key=lambda f: _area(f.face.box)).face.aligned
+def _identify(args: argparse.Namespace, call: Gallery) -> None:
+    for path in args.images:
+        reply = call("Identify", pb.IdentifyRequest(
+            collection=args.name, image=common_pb2.Image(content=_read(path)), top_k=args.top_k))
+        if args.json:
+            print(_json_line(path, reply))
+            continue
+        matches = ", ".join(f"{m.subject} (distance {m.distance:.3f}, score {m.score:.2f}, "
+                            f"{'same' if m.same_subject else 'other'})"
+                            for m in reply.identity.matches)
+        print(f"{path}: {matches or 'no subjects'}{_quality_note(reply)}")
 
 
-def _area(box: common_pb2.BoundingBox) -> float:
-    return (box.x_max - box.x_min) * (box.y_max - box.y_min)
+def _json_line(path: Path, reply) -> str:
+    """{"image", "matches", "model", "threshold"[, "quality"]}: false flags printed too."""
+    found = json_format.MessageToDict(reply, always_print_fields_with_no_presence=True)
+    line = {"image": str(path), **found.get("identity", {})}
+    if "quality" in found:
+        line["quality"] = found["quality"]
+    return json.dumps(line, sort_keys=True)
 
 
-def _list(args: argparse.Namespace, call: Identity) -> None:
+def _quality_note(reply) -> str:
+    if not reply.HasField("quality") or reply.quality.reliable:
+        return ""
+    return f" [unreliable probe: {reply.quality.reason}]"
+
+
+def _verify(args: argparse.Namespace, call: Gallery) -> None:
+    reply = call("Verify", pb.VerifyRequest(collection=args.name, subject=args.subject,
+                                            image=common_pb2.Image(content=_read(args.image))))
+    found = reply.verification
+    verdict = "same subject" if found.same_subject else "not the same subject"
+    print(f"{args.image}: {verdict} as {args.subject} (distance {found.distance:.3f}, threshold "
+          f"{found.threshold:g}, score {found.score:.2f}){_quality_note(reply)}")
+
+
+def _list(args: argparse.Namespace, call: Gallery) -> None:
     if args.name is None:
         reply = call("ListCollections", pb.ListCollectionsRequest())
-        rows = [(c.name, pb.CollectionKind.Name(c.kind).removeprefix("COLLECTION_KIND_").lower(),
-                 c.model.name, c.dimension, c.revision) for c in reply.collections]
+        rows = [(c.name, _kind_name(c.kind), c.model.name, c.dimension, c.revision)
+                for c in reply.collections]
         print(formatting.table(("collection", "kind", "model", "dimension", "revision"), rows))
         return
     token = ""
@@ -135,7 +170,7 @@ def _list(args: argparse.Namespace, call: Identity) -> None:
             return
 
 
-def _delete(args: argparse.Namespace, call: Identity) -> None:
+def _delete(args: argparse.Namespace, call: Gallery) -> None:
     if args.subject is None:
         call("DeleteCollection", pb.DeleteCollectionRequest(name=args.name))
         print(f"deleted collection {args.name}")
@@ -146,9 +181,9 @@ def _delete(args: argparse.Namespace, call: Identity) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    identity = Identity(args)
+    gallery = Gallery(args)
     try:
-        args.run_action(args, identity)
+        args.run_action(args, gallery)
     except UsageError as exc:
         print(f"xcloud gallery: error: {exc}", file=sys.stderr)
         return 1
@@ -156,5 +191,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"xcloud gallery: error: {exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1
     finally:
-        identity.close()
+        gallery.close()
     return 0
+
