@@ -42,7 +42,8 @@ SWEEP_MARGINS = (-0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.4)
 
 
 def served_part(name: str) -> Part:
-    return next(p for p in PARTS if p.name == name)
+    # face-api's part: the table lists the shared trunk first, which this module does not measure
+    return next(p for p in PARTS if p.name == name and p.model == MODEL)
 
 
 def age_figures(faces: Sequence[LabelledFace], years: Sequence[float | None]) -> dict[str, Any]:

@@ -1,1 +1,1 @@
-"""Facial expression (7 classes) of one aligned face crop."""
+"""Facial expression (7 classes) of aligned face crops, every face of an image in one call."""

@@ -19,5 +19,5 @@ class ExpressionApp(ModelServiceApp):
         self.handler = ExpressionHandler(settings, self.pool)
 
     def add_servicer(self, server: grpc.aio.Server) -> None:
-        servicer = ExpressionServicer(self.handler, self.settings.max_crop_side)
+        servicer = ExpressionServicer(self.handler, self.settings)
         expression_pb2_grpc.add_ExpressionServicer_to_server(servicer, server)

@@ -3,17 +3,21 @@ from __future__ import annotations
 
 from services.expression import converters
 from services.expression.handler import ExpressionHandler
-from services.runtime.face_crops import crop_from_proto
+from services.expression.settings import ExpressionSettings
+from services.runtime.face_crops import crops_from_request
 from services.runtime.interceptors import deadline_of
 from xcloud.v1 import expression_pb2_grpc
 
+MAX_FACES_SETTING = "XCLOUD_EXPRESSION_MAX_FACES_PER_CALL"
+
 
 class ExpressionServicer(expression_pb2_grpc.ExpressionServicer):
-    def __init__(self, handler: ExpressionHandler, max_crop_side: int):
+    def __init__(self, handler: ExpressionHandler, settings: ExpressionSettings):
         self._handler = handler
-        self._max_side = max_crop_side
+        self._settings = settings
 
     async def Classify(self, request, context):
-        crop = crop_from_proto(request.face, self._max_side)
-        outcome = await self._handler.classify(crop, deadline_of(context))
-        return converters.outcome_to_proto(outcome)
+        crops = crops_from_request(request, self._settings.max_crop_side,
+                                   self._settings.max_faces_per_call, MAX_FACES_SETTING)
+        outcomes = await self._handler.classify_all(crops.crops, deadline_of(context))
+        return converters.outcomes_to_proto(outcomes, crops.batched)

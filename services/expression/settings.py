@@ -25,3 +25,8 @@ class ExpressionSettings(ServiceSettings):
         "sends 224."
     )
     max_crop_side: int = Field(1024, description="Largest aligned crop accepted.")
+    max_faces_per_call: int = Field(
+        64, description="Most faces one Classify call may carry in `faces` (checked before any "
+        "crop is decoded; beyond it RESOURCE_EXHAUSTED). The gateway sends at most its "
+        "max_faces (32)."
+    )

@@ -1,1 +1,2 @@
-"""Face attributes of one aligned crop (age, gender, race, beauty) and its 128-d embedding."""
+"""Face attributes (age, gender, race, beauty) and the face embedding of aligned crops, every
+face of an image in one call."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import grpc
 
 from services.face_attributes.handler import FaceAttributesHandler
-from services.face_attributes.parts import EMBEDDING, PARTS, Part
+from services.face_attributes.parts import EMBEDDINGS, PARTS, Part
 from services.face_attributes.servicer import FaceAttributesServicer
 from services.face_attributes.settings import FaceAttributesSettings
 from services.runtime.app import ModelServiceApp
@@ -18,12 +18,14 @@ class FaceAttributesApp(ModelServiceApp):
     service_name = "xcloud.v1.FaceAttributes"
 
     def __init__(self, settings: FaceAttributesSettings, parts: Sequence[Part] = PARTS,
-                 embedding: Part = EMBEDDING):
-        super().__init__(settings, [p.model for p in (*parts, embedding)])
-        self.handler = FaceAttributesHandler(settings, self.pool, parts, embedding)
+                 embedding: Part | Sequence[Part] = EMBEDDINGS):
+        embeddings = (embedding,) if isinstance(embedding, Part) else tuple(embedding)
+        # a model of the table that is not installed (the trunk, a fallback) is reported, not fatal
+        super().__init__(settings, [p.model for p in (*parts, *embeddings)])
+        self.handler = FaceAttributesHandler(settings, self.pool, parts, embeddings)
 
     def add_servicer(self, server: grpc.aio.Server) -> None:
-        servicer = FaceAttributesServicer(self.handler, self.settings.max_crop_side)
+        servicer = FaceAttributesServicer(self.handler, self.settings)
         face_attributes_pb2_grpc.add_FaceAttributesServicer_to_server(servicer, server)
 
     async def start(self) -> None:

@@ -18,3 +18,8 @@ class FaceAttributesSettings(ServiceSettings):
         "every model. The gateway sends 224."
     )
     max_crop_side: int = Field(1024, description="Largest aligned crop accepted.")
+    max_faces_per_call: int = Field(
+        64, description="Most faces one Predict or Embed call may carry in `faces` (checked "
+        "before any crop is decoded; beyond it RESOURCE_EXHAUSTED). The gateway sends at most "
+        "its max_faces (32)."
+    )

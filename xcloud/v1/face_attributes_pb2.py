@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from xcloud.v1 import common_pb2 as xcloud_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fxcloud/v1/face_attributes.proto\x12\txcloud.v1\x1a\x16xcloud/v1/common.proto\"\xa3\x01\n\x15\x46\x61\x63\x65\x41ttributesRequest\x12!\n\x04\x66\x61\x63\x65\x18\x01 \x01(\x0b\x32\x13.xcloud.v1.RawImage\x12\"\n\x05\x66\x61\x63\x65s\x18\x02 \x03(\x0b\x32\x13.xcloud.v1.RawImage\x12\x16\n\x0ewith_embedding\x18\x03 \x01(\x08\x12+\n\x04mode\x18\x04 \x01(\x0e\x32\x1d.xcloud.v1.FaceAttributesMode\"\x1c\n\x0b\x41geEstimate\x12\r\n\x05years\x18\x01 \x01(\x02\"4\n\x0eGenderEstimate\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x02\"5\n\x0fRaceProbability\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x02\"e\n\x0cRaceEstimate\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x02\x12\x31\n\rprobabilities\x18\x03 \x03(\x0b\x32\x1a.xcloud.v1.RaceProbability\"\x1f\n\x0e\x42\x65\x61utyEstimate\x12\r\n\x05score\x18\x01 \x01(\x02\"\xe1\x01\n\x14\x46\x61\x63\x65\x41ttributesResult\x12#\n\x03\x61ge\x18\x01 \x01(\x0b\x32\x16.xcloud.v1.AgeEstimate\x12)\n\x06gender\x18\x02 \x01(\x0b\x32\x19.xcloud.v1.GenderEstimate\x12%\n\x04race\x18\x03 \x01(\x0b\x32\x17.xcloud.v1.RaceEstimate\x12)\n\x06\x62\x65\x61uty\x18\x04 \x01(\x0b\x32\x19.xcloud.v1.BeautyEstimate\x12\'\n\x08statuses\x18\x05 \x03(\x0b\x32\x15.xcloud.v1.TaskStatus\"\xd2\x01\n\x16\x46\x61\x63\x65\x41ttributesResponse\x12\x33\n\nattributes\x18\x01 \x01(\x0b\x32\x1f.xcloud.v1.FaceAttributesResult\x12\x30\n\x07results\x18\x03 \x03(\x0b\x32\x1f.xcloud.v1.FaceAttributesResult\x12,\n\nembeddings\x18\x04 \x03(\x0b\x32\x18.xcloud.v1.FaceEmbedding\x12#\n\x05model\x18\x02 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\"\x8a\x01\n\x14\x46\x61\x63\x65\x45mbeddingRequest\x12!\n\x04\x66\x61\x63\x65\x18\x01 \x01(\x0b\x32\x13.xcloud.v1.RawImage\x12\"\n\x05\x66\x61\x63\x65s\x18\x02 \x03(\x0b\x32\x13.xcloud.v1.RawImage\x12+\n\x04mode\x18\x03 \x01(\x0e\x32\x1d.xcloud.v1.FaceAttributesMode\"b\n\rFaceEmbedding\x12\x0e\n\x06values\x18\x01 \x03(\x02\x12\x1c\n\x14same_person_distance\x18\x02 \x01(\x02\x12#\n\x05model\x18\x03 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\"\x97\x01\n\x15\x46\x61\x63\x65\x45mbeddingResponse\x12+\n\tembedding\x18\x01 \x01(\x0b\x32\x18.xcloud.v1.FaceEmbedding\x12#\n\x05model\x18\x02 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\x12,\n\nembeddings\x18\x03 \x03(\x0b\x32\x18.xcloud.v1.FaceEmbedding*|\n\x12\x46\x61\x63\x65\x41ttributesMode\x12$\n FACE_ATTRIBUTES_MODE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x46\x41\x43\x45_ATTRIBUTES_MODE_FAST\x10\x01\x12!\n\x1d\x46\x41\x43\x45_ATTRIBUTES_MODE_ACCURATE\x10\x02\x32\xac\x01\n\x0e\x46\x61\x63\x65\x41ttributes\x12N\n\x07Predict\x12 .xcloud.v1.FaceAttributesRequest\x1a!.xcloud.v1.FaceAttributesResponse\x12J\n\x05\x45mbed\x12\x1f.xcloud.v1.FaceEmbeddingRequest\x1a .xcloud.v1.FaceEmbeddingResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fxcloud/v1/face_attributes.proto\x12\txcloud.v1\x1a\x16xcloud/v1/common.proto\"\xa3\x01\n\x15\x46\x61\x63\x65\x41ttributesRequest\x12!\n\x04\x66\x61\x63\x65\x18\x01 \x01(\x0b\x32\x13.xcloud.v1.RawImage\x12\"\n\x05\x66\x61\x63\x65s\x18\x02 \x03(\x0b\x32\x13.xcloud.v1.RawImage\x12\x16\n\x0ewith_embedding\x18\x03 \x01(\x08\x12+\n\x04mode\x18\x04 \x01(\x0e\x32\x1d.xcloud.v1.FaceAttributesMode\"\x1c\n\x0b\x41geEstimate\x12\r\n\x05years\x18\x01 \x01(\x02\"4\n\x0eGenderEstimate\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x02\"5\n\x0fRaceProbability\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x02\"e\n\x0cRaceEstimate\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x02\x12\x31\n\rprobabilities\x18\x03 \x03(\x0b\x32\x1a.xcloud.v1.RaceProbability\"\x1f\n\x0e\x42\x65\x61utyEstimate\x12\r\n\x05score\x18\x01 \x01(\x02\"\xe1\x01\n\x14\x46\x61\x63\x65\x41ttributesResult\x12#\n\x03\x61ge\x18\x01 \x01(\x0b\x32\x16.xcloud.v1.AgeEstimate\x12)\n\x06gender\x18\x02 \x01(\x0b\x32\x19.xcloud.v1.GenderEstimate\x12%\n\x04race\x18\x03 \x01(\x0b\x32\x17.xcloud.v1.RaceEstimate\x12)\n\x06\x62\x65\x61uty\x18\x04 \x01(\x0b\x32\x19.xcloud.v1.BeautyEstimate\x12\'\n\x08statuses\x18\x05 \x03(\x0b\x32\x15.xcloud.v1.TaskStatus\"\x83\x02\n\x16\x46\x61\x63\x65\x41ttributesResponse\x12\x33\n\nattributes\x18\x01 \x01(\x0b\x32\x1f.xcloud.v1.FaceAttributesResult\x12\x30\n\x07results\x18\x03 \x03(\x0b\x32\x1f.xcloud.v1.FaceAttributesResult\x12,\n\nembeddings\x18\x04 \x03(\x0b\x32\x18.xcloud.v1.FaceEmbedding\x12/\n\x10\x65mbedding_status\x18\x05 \x01(\x0b\x32\x15.xcloud.v1.TaskStatus\x12#\n\x05model\x18\x02 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\"\x8a\x01\n\x14\x46\x61\x63\x65\x45mbeddingRequest\x12!\n\x04\x66\x61\x63\x65\x18\x01 \x01(\x0b\x32\x13.xcloud.v1.RawImage\x12\"\n\x05\x66\x61\x63\x65s\x18\x02 \x03(\x0b\x32\x13.xcloud.v1.RawImage\x12+\n\x04mode\x18\x03 \x01(\x0e\x32\x1d.xcloud.v1.FaceAttributesMode\"b\n\rFaceEmbedding\x12\x0e\n\x06values\x18\x01 \x03(\x02\x12\x1c\n\x14same_person_distance\x18\x02 \x01(\x02\x12#\n\x05model\x18\x03 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\"\x97\x01\n\x15\x46\x61\x63\x65\x45mbeddingResponse\x12+\n\tembedding\x18\x01 \x01(\x0b\x32\x18.xcloud.v1.FaceEmbedding\x12#\n\x05model\x18\x02 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\x12,\n\nembeddings\x18\x03 \x03(\x0b\x32\x18.xcloud.v1.FaceEmbedding*|\n\x12\x46\x61\x63\x65\x41ttributesMode\x12$\n FACE_ATTRIBUTES_MODE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x46\x41\x43\x45_ATTRIBUTES_MODE_FAST\x10\x01\x12!\n\x1d\x46\x41\x43\x45_ATTRIBUTES_MODE_ACCURATE\x10\x02\x32\xac\x01\n\x0e\x46\x61\x63\x65\x41ttributes\x12N\n\x07Predict\x12 .xcloud.v1.FaceAttributesRequest\x1a!.xcloud.v1.FaceAttributesResponse\x12J\n\x05\x45mbed\x12\x1f.xcloud.v1.FaceEmbeddingRequest\x1a .xcloud.v1.FaceEmbeddingResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'xcloud.v1.face_attributes_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FACEATTRIBUTESMODE']._serialized_start=1347
-  _globals['_FACEATTRIBUTESMODE']._serialized_end=1471
+  _globals['_FACEATTRIBUTESMODE']._serialized_start=1396
+  _globals['_FACEATTRIBUTESMODE']._serialized_end=1520
   _globals['_FACEATTRIBUTESREQUEST']._serialized_start=71
   _globals['_FACEATTRIBUTESREQUEST']._serialized_end=234
   _globals['_AGEESTIMATE']._serialized_start=236
@@ -49,13 +49,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FACEATTRIBUTESRESULT']._serialized_start=512
   _globals['_FACEATTRIBUTESRESULT']._serialized_end=737
   _globals['_FACEATTRIBUTESRESPONSE']._serialized_start=740
-  _globals['_FACEATTRIBUTESRESPONSE']._serialized_end=950
-  _globals['_FACEEMBEDDINGREQUEST']._serialized_start=953
-  _globals['_FACEEMBEDDINGREQUEST']._serialized_end=1091
-  _globals['_FACEEMBEDDING']._serialized_start=1093
-  _globals['_FACEEMBEDDING']._serialized_end=1191
-  _globals['_FACEEMBEDDINGRESPONSE']._serialized_start=1194
-  _globals['_FACEEMBEDDINGRESPONSE']._serialized_end=1345
-  _globals['_FACEATTRIBUTES']._serialized_start=1474
-  _globals['_FACEATTRIBUTES']._serialized_end=1646
+  _globals['_FACEATTRIBUTESRESPONSE']._serialized_end=999
+  _globals['_FACEEMBEDDINGREQUEST']._serialized_start=1002
+  _globals['_FACEEMBEDDINGREQUEST']._serialized_end=1140
+  _globals['_FACEEMBEDDING']._serialized_start=1142
+  _globals['_FACEEMBEDDING']._serialized_end=1240
+  _globals['_FACEEMBEDDINGRESPONSE']._serialized_start=1243
+  _globals['_FACEEMBEDDINGRESPONSE']._serialized_end=1394
+  _globals['_FACEATTRIBUTES']._serialized_start=1523
+  _globals['_FACEATTRIBUTES']._serialized_end=1695
 # @@protoc_insertion_point(module_scope)

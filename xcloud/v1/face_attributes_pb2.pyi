@@ -82,16 +82,18 @@ class FaceAttributesResult(_message.Message):
     def __init__(self, age: _Optional[_Union[AgeEstimate, _Mapping]] = ..., gender: _Optional[_Union[GenderEstimate, _Mapping]] = ..., race: _Optional[_Union[RaceEstimate, _Mapping]] = ..., beauty: _Optional[_Union[BeautyEstimate, _Mapping]] = ..., statuses: _Optional[_Iterable[_Union[_common_pb2.TaskStatus, _Mapping]]] = ...) -> None: ...
 
 class FaceAttributesResponse(_message.Message):
-    __slots__ = ("attributes", "results", "embeddings", "model")
+    __slots__ = ("attributes", "results", "embeddings", "embedding_status", "model")
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_STATUS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     attributes: FaceAttributesResult
     results: _containers.RepeatedCompositeFieldContainer[FaceAttributesResult]
     embeddings: _containers.RepeatedCompositeFieldContainer[FaceEmbedding]
+    embedding_status: _common_pb2.TaskStatus
     model: _common_pb2.ModelInfo
-    def __init__(self, attributes: _Optional[_Union[FaceAttributesResult, _Mapping]] = ..., results: _Optional[_Iterable[_Union[FaceAttributesResult, _Mapping]]] = ..., embeddings: _Optional[_Iterable[_Union[FaceEmbedding, _Mapping]]] = ..., model: _Optional[_Union[_common_pb2.ModelInfo, _Mapping]] = ...) -> None: ...
+    def __init__(self, attributes: _Optional[_Union[FaceAttributesResult, _Mapping]] = ..., results: _Optional[_Iterable[_Union[FaceAttributesResult, _Mapping]]] = ..., embeddings: _Optional[_Iterable[_Union[FaceEmbedding, _Mapping]]] = ..., embedding_status: _Optional[_Union[_common_pb2.TaskStatus, _Mapping]] = ..., model: _Optional[_Union[_common_pb2.ModelInfo, _Mapping]] = ...) -> None: ...
 
 class FaceEmbeddingRequest(_message.Message):
     __slots__ = ("face", "faces", "mode")

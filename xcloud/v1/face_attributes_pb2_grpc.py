@@ -50,7 +50,9 @@ class FaceAttributesServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Predict(self, request, context):
-        """Every part whose model is installed; fails only for a bad crop or when no part could answer.
+        """Every part whose model is installed; fails only for a bad crop, too many faces, or when
+        nothing could answer (no part, and no embedding when asked for one). With the shared trunk
+        installed, attributes and embedding come from one inference per face.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

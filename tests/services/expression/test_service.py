@@ -1,4 +1,5 @@
-"""The expression service over real gRPC: 7 labels, batching, bad crops, not installed, catalog."""
+"""The expression service over real gRPC: 7 labels, every face in one call, batching, bad crops,
+not installed, catalog."""
 from __future__ import annotations
 
 import asyncio
@@ -95,3 +96,36 @@ async def test_a_model_not_installed_answers_failed_precondition(faceapi_models)
         assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "expression_not_built is not installed" in raised.value.details()
         assert await health_status(live.address) == "SERVING"
+
+
+async def test_every_face_in_one_call_answers_as_one_call_per_face(stub):
+    crop = astronaut_crop()
+    faces = [crop, np.ascontiguousarray(crop[:, ::-1]), (crop * 0.4).astype(np.uint8)]
+    alone = [await stub.Classify(request_for(f), timeout=30) for f in faces]
+    batched = await stub.Classify(
+        ex.ExpressionRequest(faces=[request_for(f).face for f in faces]), timeout=30)
+    assert not batched.HasField("expression") and len(batched.results) == 3
+    for one, other in zip(alone, batched.results):
+        assert other.label == one.expression.label
+        # relative: she is so plainly happy that the other six are tiny, and they tell faces apart
+        assert [p.probability for p in other.probabilities] == pytest.approx(
+            [p.probability for p in one.expression.probabilities], rel=1e-3, abs=1e-9)
+    neutral = [r.probabilities[0].probability for r in batched.results]
+    assert len(set(np.round(np.log(neutral), 1))) == 3, neutral  # distinct faces: order is checked
+    assert batched.model == alone[0].model
+
+
+async def test_too_many_faces_are_refused_before_any_crop_is_read(faceapi_models):
+    config = settings(max_faces_per_call=2)
+    garbage = common_pb2.RawImage(width=224, height=224, rgb=b"short")  # never decoded
+    async with running(ExpressionApp(config), config) as live, \
+            grpc.aio.insecure_channel(live.address) as channel:
+        stub = expression_pb2_grpc.ExpressionStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.Classify(ex.ExpressionRequest(faces=[garbage] * 3), timeout=30)
+        two = await stub.Classify(ex.ExpressionRequest(
+            faces=[request_for(astronaut_crop()).face] * 2), timeout=30)
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "3 faces in one call; at most 2 (XCLOUD_EXPRESSION_MAX_FACES_PER_CALL)" in \
+        raised.value.details()
+    assert len(two.results) == 2 and two.results[0].label == "happy"

@@ -1,5 +1,5 @@
-"""The face-attributes service over real gRPC: parts and their statuses, embeddings, batching,
-bad crops, catalog, metrics."""
+"""The face-attributes service over real gRPC: parts and their statuses, embeddings, every face
+of an image in one call, fast and accurate, batching, bad crops, catalog, metrics."""
 from __future__ import annotations
 
 import asyncio
@@ -10,14 +10,36 @@ import numpy as np
 import pytest
 
 from services.face_attributes.app import FaceAttributesApp
-from services.face_attributes.parts import EMBEDDING, PARTS, Framing, Part, decode_age
+from services.face_attributes.parts import (
+    EMBEDDING,
+    EMBEDDINGS,
+    PARTS,
+    TRUNK,
+    Framing,
+    Part,
+    active_parts,
+    decode_age,
+)
 from services.face_attributes.settings import FaceAttributesSettings
+from services.runtime.repository import ModelRepository
 from tests.services.face_attributes.support import astronaut_crop
 from tests.support.servers import health_status, running
 from xcloud.v1 import common_pb2, common_pb2_grpc, face_attributes_pb2_grpc
 from xcloud.v1 import face_attributes_pb2 as fa
 
 OK, NOT_INSTALLED = common_pb2.STATUS_CODE_OK, common_pb2.STATUS_CODE_FAILED_PRECONDITION
+
+
+def trunk_installed() -> bool:
+    return ModelRepository(FaceAttributesSettings().model_repository).is_installed(TRUNK)
+
+
+def served_model(part: str) -> str:
+    """The model that answers ``part`` here: the shared trunk when it is built, else today's."""
+    table = EMBEDDINGS if part == "embedding" else PARTS
+    installed = [m for m in {p.model for p in table}
+                 if ModelRepository(FaceAttributesSettings().model_repository).is_installed(m)]
+    return next(p.model for p in active_parts(table, installed) if p.name == part)
 
 
 def settings(**overrides) -> FaceAttributesSettings:
@@ -54,9 +76,8 @@ async def test_every_part_answers_with_its_model(stub):
     assert 1.0 <= attributes.beauty.score <= 5.0
     statuses = {s.task: s for s in attributes.statuses}
     assert list(statuses) == ["age", "gender", "race", "beauty"]
-    models = {"age": "faceapi_age_gender", "gender": "gender_xcloud", "race": "race_utkface",
-              "beauty": "beauty_scut5500"}
-    for part, model in models.items():
+    for part in ("age", "gender", "race", "beauty"):
+        model = served_model(part)
         assert statuses[part].code == OK
         assert (statuses[part].model.name, statuses[part].model.version) == (model, "1")
 
@@ -64,7 +85,7 @@ async def test_every_part_answers_with_its_model(stub):
 async def test_a_missing_model_is_reported_by_its_part_and_gender_falls_back(attribute_models):
     """Without our gender head face-api's gender answers; a part whose model is not installed
     says so while the others answer."""
-    parts = [p for p in PARTS if p.model != "gender_xcloud"]
+    parts = [p for p in PARTS if p.model not in ("gender_xcloud", TRUNK)]
     parts = [Part(p.name, "not_built_yet", p.framing, p.output, p.decode) if p.name == "beauty"
              else p for p in parts]
     config = settings()
@@ -80,19 +101,23 @@ async def test_a_missing_model_is_reported_by_its_part_and_gender_falls_back(att
     assert not reply.attributes.HasField("beauty")
 
 
-async def test_embedding_is_128_values_stable_across_crop_sizes(stub):
+async def test_embedding_is_stable_across_crop_sizes(stub):
     replies = [await stub.Embed(fa.FaceEmbeddingRequest(face=raw(astronaut_crop(side))), timeout=30)
                for side in (224, 320)]
     first, second = (np.array(r.embedding.values) for r in replies)
-    assert first.shape == (128,)
-    assert replies[0].embedding.same_person_distance == pytest.approx(0.6)
-    assert replies[0].embedding.model.name == replies[0].model.name == "faceapi_recognition"
-    assert np.linalg.norm(first - second) < 0.6 * 0.5  # one face: far inside the threshold
+    threshold = replies[0].embedding.same_person_distance
+    assert replies[0].embedding.model.name == replies[0].model.name == served_model("embedding")
+    if served_model("embedding") == "faceapi_recognition":
+        assert first.shape == (128,) and threshold == pytest.approx(0.6)
+    else:  # the trunk's: L2-normalised, its card's identity.threshold
+        assert np.linalg.norm(first) == pytest.approx(1.0, abs=1e-3) and threshold > 0
+    assert np.linalg.norm(first - second) < threshold * 0.5  # one face: far inside the threshold
 
 
 async def test_concurrent_crops_share_batches_and_get_their_own_answers(server, stub):
     crops = [astronaut_crop(side) for side in (224, 256, 288, 320)]
     alone = [await stub.Predict(fa.FaceAttributesRequest(face=raw(c)), timeout=30) for c in crops]
+    shared_before = await asyncio.to_thread(_shared_runs, server.metrics_port, served_model("age"))
     together = await asyncio.gather(
         *(stub.Predict(fa.FaceAttributesRequest(face=raw(c)), timeout=30) for c in crops)
     )
@@ -100,10 +125,15 @@ async def test_concurrent_crops_share_batches_and_get_their_own_answers(server, 
         assert other.attributes.age.years == pytest.approx(one.attributes.age.years, abs=1e-3)
         assert other.attributes.gender.probability == pytest.approx(
             one.attributes.gender.probability, abs=1e-4)
-    text = await asyncio.to_thread(metrics_text, server.metrics_port)
-    single = _metric(text, 'xcloud_batch_size_bucket{le="1.0",model="faceapi_age_gender",version="1"}')
-    total = _metric(text, 'xcloud_batch_size_count{model="faceapi_age_gender",version="1"}')
-    assert total < single + len(crops)  # at least one run held more than one crop
+    shared_after = await asyncio.to_thread(_shared_runs, server.metrics_port, served_model("age"))
+    assert shared_after > shared_before  # at least one run held more than one crop
+
+
+def _shared_runs(port: int, model: str) -> float:
+    """Inference runs of ``model`` that held more than one row."""
+    text = metrics_text(port)
+    single = _metric(text, f'xcloud_batch_size_bucket{{le="1.0",model="{model}",version="1"}}')
+    return _metric(text, f'xcloud_batch_size_count{{model="{model}",version="1"}}') - single
 
 
 def metrics_text(port: int) -> str:
@@ -138,6 +168,8 @@ async def test_list_models_names_every_part_model_and_which_are_installed(server
         stub = common_pb2_grpc.ModelRepositoryStub(channel)
         reply = await stub.ListModels(common_pb2.ListModelsRequest())
     installed = {m.model.name: m.installed for m in reply.models}
+    # the shared trunk is listed first, installed or not (the part table prefers it)
+    assert installed.pop(TRUNK) in (True, False)
     assert installed == {"faceapi_age_gender": True, "gender_xcloud": True, "race_utkface": True,
                          "beauty_scut5500": True, "faceapi_recognition": True}
 
@@ -165,3 +197,113 @@ async def test_a_part_whose_size_disagrees_with_its_model_stops_the_start(faceap
     with pytest.raises(RuntimeError, match="takes .* but the part table feeds it 3x128x128"):
         async with running(FaceAttributesApp(config, [wrong]), config):
             pass
+
+
+def three_faces() -> list[np.ndarray]:
+    """Three real, different faces as the gateway sends them: the portrait, its mirror image
+    and a darker exposure of it (their answers differ, so order is visible)."""
+    crop = astronaut_crop()
+    return [crop, np.ascontiguousarray(crop[:, ::-1]), (crop * 0.55).astype(np.uint8)]
+
+
+async def test_every_face_in_one_call_answers_as_one_call_per_face(stub):
+    faces = three_faces()
+    alone = [await stub.Predict(fa.FaceAttributesRequest(face=raw(f)), timeout=60) for f in faces]
+    batched = await stub.Predict(fa.FaceAttributesRequest(faces=[raw(f) for f in faces],
+                                                          with_embedding=True), timeout=60)
+    assert not batched.HasField("attributes") and len(batched.results) == len(faces)
+    for one, other in zip(alone, batched.results):
+        assert other.age.years == pytest.approx(one.attributes.age.years, abs=1e-3)
+        assert other.gender == one.attributes.gender or other.gender.probability == pytest.approx(
+            one.attributes.gender.probability, abs=1e-4)
+        assert other.beauty.score == pytest.approx(one.attributes.beauty.score, abs=1e-3)
+        assert [p.probability for p in other.race.probabilities] == pytest.approx(
+            [p.probability for p in one.attributes.race.probabilities], abs=1e-4)
+        assert [s.code for s in other.statuses] == [s.code for s in one.attributes.statuses]
+    ages = [r.age.years for r in batched.results]
+    assert len(set(np.round(ages, 2))) > 1, ages  # the faces differ: the order is checked
+    assert batched.model == alone[0].model
+    embedded = [await stub.Embed(fa.FaceEmbeddingRequest(face=raw(f)), timeout=60) for f in faces]
+    assert batched.embedding_status.code == OK
+    assert batched.embedding_status.model.name == served_model("embedding")
+    for one, other in zip(embedded, batched.embeddings):
+        assert other.values == pytest.approx(one.embedding.values, abs=1e-4)
+
+
+async def test_embed_takes_every_face_in_one_call(stub):
+    faces = three_faces()
+    reply = await stub.Embed(fa.FaceEmbeddingRequest(faces=[raw(f) for f in faces]), timeout=60)
+    assert not reply.HasField("embedding") and len(reply.embeddings) == 3
+    values = [np.array(e.values) for e in reply.embeddings]
+    one = await stub.Embed(fa.FaceEmbeddingRequest(face=raw(faces[1])), timeout=60)
+    assert values[1] == pytest.approx(np.array(one.embedding.values), abs=1e-4)
+    assert reply.model.name == served_model("embedding")
+
+
+async def test_accurate_mode_averages_the_mirror_image(stub):
+    crop = astronaut_crop()
+    mirror = np.ascontiguousarray(crop[:, ::-1])
+    fast, flipped = [(await stub.Predict(fa.FaceAttributesRequest(face=raw(c)), timeout=60)
+                      ).attributes for c in (crop, mirror)]
+    accurate = (await stub.Predict(fa.FaceAttributesRequest(
+        face=raw(crop), mode=fa.FACE_ATTRIBUTES_MODE_ACCURATE), timeout=60)).attributes
+    assert all(s.code == OK for s in accurate.statuses)
+    # the service mirrors each model's view, the test the whole crop: equal up to resampling
+    assert accurate.age.years == pytest.approx((fast.age.years + flipped.age.years) / 2, abs=0.05)
+    assert accurate.beauty.score == pytest.approx(
+        (fast.beauty.score + flipped.beauty.score) / 2, abs=0.01)
+    embeddings = [np.array((await stub.Embed(fa.FaceEmbeddingRequest(face=raw(c), mode=mode),
+                                             timeout=60)).embedding.values)
+                  for c, mode in ((crop, 0), (mirror, 0), (crop, fa.FACE_ATTRIBUTES_MODE_ACCURATE))]
+    plain, other, both = embeddings
+    mean = (plain + other) / 2
+    expected = mean / np.linalg.norm(mean) * both_norm(plain, other)
+    assert np.linalg.norm(both - expected) < 0.02 < np.linalg.norm(both - plain)
+
+
+def both_norm(first: np.ndarray, second: np.ndarray) -> float:
+    return float((np.linalg.norm(first) + np.linalg.norm(second)) / 2)
+
+
+async def test_too_many_faces_are_refused_before_any_crop_is_read(attribute_models):
+    config = settings(max_faces_per_call=2)
+    garbage = common_pb2.RawImage(width=224, height=224, rgb=b"short")  # never decoded
+    async with running(FaceAttributesApp(config), config) as live, \
+            grpc.aio.insecure_channel(live.address) as channel:
+        stub = face_attributes_pb2_grpc.FaceAttributesStub(channel)
+        for call, request in ((stub.Predict, fa.FaceAttributesRequest),
+                              (stub.Embed, fa.FaceEmbeddingRequest)):
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await call(request(faces=[garbage] * 3), timeout=30)
+            assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "3 faces" in raised.value.details() and "at most 2" in raised.value.details()
+            assert "MAX_FACES_PER_CALL" in raised.value.details()
+        two = await stub.Predict(fa.FaceAttributesRequest(faces=[raw(astronaut_crop())] * 2),
+                                 timeout=60)
+        assert len(two.results) == 2
+
+
+async def test_a_bad_face_among_many_is_named_and_face_with_faces_is_refused(stub):
+    good, bad = raw(astronaut_crop()), common_pb2.RawImage(width=64, height=64, rgb=bytes(64 * 64 * 3))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.Predict(fa.FaceAttributesRequest(faces=[good, bad]), timeout=30)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "faces[1]" in raised.value.details() and "at least 112" in raised.value.details()
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.Predict(fa.FaceAttributesRequest(face=good, faces=[good]), timeout=30)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not both" in raised.value.details()
+
+
+async def test_embedding_not_installed_is_its_status_while_attributes_answer(attribute_models):
+    missing = Part("embedding", "not_built_yet", EMBEDDING.framing, "embedding", EMBEDDING.decode)
+    config = settings()
+    async with running(FaceAttributesApp(config, PARTS, missing), config) as live, \
+            grpc.aio.insecure_channel(live.address) as channel:
+        stub = face_attributes_pb2_grpc.FaceAttributesStub(channel)
+        reply = await stub.Predict(fa.FaceAttributesRequest(
+            faces=[raw(astronaut_crop())], with_embedding=True), timeout=60)
+    assert len(reply.results) == 1 and reply.results[0].age.years > 0
+    assert not reply.embeddings
+    assert reply.embedding_status.code == NOT_INSTALLED
+    assert "not_built_yet is not installed" in reply.embedding_status.message
