@@ -77,17 +77,26 @@ async def measure_set(handler: FaceDetectionHandler, paths: list[Path], pad: flo
     return copies
 
 
-def summary(copies: dict[str, list[Measures | None]]) -> dict:
-    good = [m for m in copies["original"] if m is not None]
-    figures = {"images": len(copies["original"]), "faces": len(good)}
+def percentiles(good: list[Measures]) -> dict:
+    """Percentiles of each measure (of |yaw|: the gate bounds it on both sides)."""
+    figures = {}
     for field in ("inter_ocular_px", "sharpness", "yaw"):
         values = np.array([abs(getattr(m, field)) if field == "yaw" else getattr(m, field)
                            for m in good])
         figures[field] = {f"p{p}": round(float(np.percentile(values, p)), 3) for p in PERCENTILES}
+    return figures
+
+
+def summary(copies: dict[str, list[Measures | None]]) -> dict:
+    good = [m for m in copies["original"] if m is not None]
+    figures = {"images": len(copies["original"]), "faces": len(good), **percentiles(good)}
     for name, found in copies.items():
         faces = [m for m in found if m is not None]
         refused = sum(1 for m in faces if problems(m))
         figures[f"refused_{name}"] = round(refused / max(len(faces), 1), 3)
+        # which bound refused them: "face too small", "face too blurred", "face not frontal"
+        reasons = [r.split(":")[0] for m in faces for r in problems(m)]
+        figures[f"reasons_{name}"] = {r: reasons.count(r) for r in sorted(set(reasons))}
         figures[f"faces_{name}"] = len(faces)
     return figures
 
@@ -98,10 +107,14 @@ async def evaluate(root: Path, per_set: int) -> dict:
     await pool.start()
     try:
         handler = FaceDetectionHandler(settings, pool)
-        return {name: summary(await measure_set(handler, sample(root / name, per_set), pad))
-                for name, pad in SETS.items()}
+        copies = {name: await measure_set(handler, sample(root / name, per_set), pad)
+                  for name, pad in SETS.items()}
     finally:
         await pool.stop()
+    figures = {name: summary(found) for name, found in copies.items()}
+    pooled = [m for found in copies.values() for m in found["original"] if m is not None]
+    figures["pooled"] = {"faces": len(pooled), **percentiles(pooled)}
+    return figures
 
 
 def main(argv: list[str] | None = None) -> None:
