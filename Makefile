@@ -9,7 +9,7 @@ PROTOS := $(wildcard protos/xcloud/v1/*.proto)
 GENERATED := $(patsubst protos/%.proto,%_pb2.py,$(PROTOS))
 PYTEST_ARGS ?=
 
-.PHONY: setup proto models run test bench lint clean-models
+.PHONY: setup proto models run test chaos fuzz bench lint clean-models
 
 setup: $(VENV)/.installed proto models
 
@@ -31,8 +31,16 @@ models: $(VENV)/.installed proto
 run: setup
 	$(PY) -m xcloud.launcher
 
+# The chaos suite (real processes killed and restarted) runs in `make chaos`, not here.
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not chaos" $(PYTEST_ARGS)
+
+chaos: setup
+	$(PY) -m pytest -m chaos tests/chaos $(PYTEST_ARGS)
+
+# 10,000 generated hostile inputs (make test runs a few hundred of the same tests).
+fuzz: setup
+	XCLOUD_FUZZ_EXAMPLES=10000 $(PY) -m pytest -m fuzz tests/fuzz $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m benchmarks.run

@@ -1,10 +1,16 @@
 """python -m xcloud.launcher: the whole stack on one machine (what `make run` runs).
 
-Starts every service of ``xcloud.stack.SERVICES``, waits for each one's ``READY`` line, then
-starts the gateway configured with the addresses the services reported. Every child's output
-is echoed with its name as prefix. SIGINT/SIGTERM stop the gateway first, then the services,
-each with SIGTERM (they drain) and SIGKILL after ``--grace`` seconds; a second Ctrl-C kills at
-once. Exit code: 0 when everything started and stopped cleanly, 1 otherwise.
+Starts every service of ``xcloud.stack.SERVICES`` (or those named by ``--services``), waits
+for each one's ``READY`` line, then starts the gateway configured with the addresses the
+services reported. Every child's output is echoed with its name as prefix.
+
+Supervision: a child that dies after start is restarted on the same ports with exponential
+back-off (``--restart-backoff`` doubling up to ``--max-backoff``; reset once it has stayed up
+``--stable-after`` seconds), and the launcher logs the exit, the delay and the return. The
+other processes keep serving meanwhile: the gateway answers the dead backend's tasks with an
+UNAVAILABLE status. SIGINT/SIGTERM stop the gateway first, then the services, each with
+SIGTERM (they drain) and SIGKILL after ``--grace`` seconds; a second Ctrl-C kills at once.
+Exit code: 0 when everything started and stopped cleanly, 1 otherwise.
 """
 from __future__ import annotations
 
@@ -16,21 +22,18 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from xcloud.children import LINE_LIMIT, Backoff, Child, Interrupted, Output, StartupError
 from xcloud.stack import (
     GATEWAY,
-    READY_RE,
     SERVICES,
     Endpoint,
     ProcessSpec,
     backends_json,
     child_env,
-    endpoint_from,
     free_port,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-LINE_LIMIT = 1 << 20
-CLEAN_EXITS = (0, -signal.SIGTERM, -signal.SIGINT)
 DEFAULT_GATEWAY = f"127.0.0.1:{GATEWAY.port}"
 
 
@@ -41,103 +44,9 @@ class Options:
     free_ports: bool = False
     ready_timeout: float = 300.0
     grace: float = 15.0
-
-
-class StartupError(Exception):
-    """A process exited or stayed silent before it was ready."""
-
-
-class Interrupted(Exception):
-    """Stop was requested while the stack was starting."""
-
-
-class Output:
-    """Writes ``name | line`` with every name padded to the same width."""
-
-    def __init__(self, names: list[str], stream=None):
-        self.width = max(len(n) for n in names)
-        self.stream = stream or sys.stdout
-
-    def line(self, name: str, text: str) -> None:
-        try:
-            self.stream.write(f"{name:<{self.width}} | {text}\n")
-            self.stream.flush()
-        except (BrokenPipeError, ValueError):
-            pass  # whoever read our output went away; the children must still be stopped
-
-    def say(self, text: str) -> None:
-        self.line("launcher", text)
-
-
-class Child:
-    """One started process, its output pump and the endpoint its READY line announced."""
-
-    def __init__(self, spec: ProcessSpec, process: asyncio.subprocess.Process, out: Output):
-        self.spec = spec
-        self.process = process
-        self.ready: asyncio.Future[Endpoint] = asyncio.get_running_loop().create_future()
-        self.killed = False
-        self.reader = asyncio.create_task(self._pump(out))
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    async def _pump(self, out: Output) -> None:
-        stream = self.process.stdout
-        assert stream is not None
-        while True:
-            try:
-                raw = await stream.readline()
-            except ValueError:  # over LINE_LIMIT: the stream has dropped it, carry on
-                out.line(self.name, "[output line too long, dropped]")
-                continue
-            if not raw:
-                return
-            text = raw.decode(errors="replace").rstrip("\r\n")
-            out.line(self.name, text)
-            match = READY_RE.match(text)
-            if match and not self.ready.done():
-                self.ready.set_result(endpoint_from(self.name, match))
-
-    async def until_ready(self, stop: asyncio.Event, timeout: float) -> Endpoint:
-        exited = asyncio.create_task(self.process.wait())
-        stopping = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait({self.ready, exited, stopping}, timeout=timeout,
-                               return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            exited.cancel()
-            stopping.cancel()
-        if self.ready.done():
-            return self.ready.result()
-        if stop.is_set():
-            raise Interrupted()
-        if self.process.returncode is not None:
-            raise StartupError(f"{self.name} exited with code {self.process.returncode} "
-                               "before it was ready (its output is above)")
-        raise StartupError(f"{self.name} did not become ready within {timeout:.0f}s")
-
-    async def stop(self, grace: float, force: asyncio.Event) -> bool:
-        """SIGTERM, then SIGKILL after ``grace`` (or at once on ``force``); True if clean."""
-        if self.process.returncode is None:
-            _send(self.process, signal.SIGTERM)
-            exited = asyncio.create_task(self.process.wait())
-            forced = asyncio.create_task(force.wait())
-            await asyncio.wait({exited, forced}, timeout=grace, return_when=asyncio.FIRST_COMPLETED)
-            forced.cancel()
-            if self.process.returncode is None:
-                self.killed = True
-                _send(self.process, signal.SIGKILL)
-            await exited
-        return not self.killed and self.process.returncode in CLEAN_EXITS
-
-
-def _send(process: asyncio.subprocess.Process, sig: int) -> None:
-    try:
-        process.send_signal(sig)
-    except ProcessLookupError:
-        pass
+    restart_backoff: float = 0.5   # first restart delay (s); doubles per crash in a row
+    max_backoff: float = 30.0
+    stable_after: float = 60.0     # uptime (s) after which a crash no longer counts as "in a row"
 
 
 class Launcher:
@@ -148,6 +57,7 @@ class Launcher:
         self.gateway = gateway
         self.out = Output(["launcher", gateway.name, *(s.name for s in services)], stream)
         self.children: list[Child] = []
+        self.restarts: dict[str, int] = {}
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
 
@@ -163,17 +73,22 @@ class Launcher:
                 loop.remove_signal_handler(sig)
         return 1 if failed or not clean else 0
 
+    def request_stop(self) -> None:
+        """What SIGTERM does: stop supervising and stop every process in order."""
+        self._stop.set()
+
     async def _run_stack(self) -> bool:
-        """Start, announce, supervise; True when something failed."""
+        """Start, announce, supervise until stopped; True when the stack could not start."""
         try:
             self._banner(await self._start_stack())
-            return await self._supervise()
         except StartupError as exc:
             self.out.say(f"error: {exc}; stopping everything")
             return True
         except Interrupted:
             self.out.say("interrupted while starting")
             return False
+        await self._supervise()
+        return False
 
     def _on_signal(self, sig: int) -> None:
         if self._stop.is_set():
@@ -186,15 +101,20 @@ class Launcher:
     def _port(self, default: int) -> int:
         return 0 if self.options.free_ports else default
 
-    async def _spawn(self, spec: ProcessSpec, extra: dict[str, str] | None = None) -> Child:
-        port, metrics_port = spec.port, self._port(spec.metrics_port)
+    def _ports(self, spec: ProcessSpec) -> tuple[int, int]:
+        port, metrics_port = self._port(spec.port), self._port(spec.metrics_port)
         if spec is self.gateway:
-            port = self.options.gateway_port
+            port = self._port(self.options.gateway_port)
             if self.options.free_ports:
                 # ListBackends reports the gateway's metrics URL from its settings, so port 0
                 # would be reported as ":0": give it a concrete free port instead.
                 metrics_port = free_port(self.options.host)
-        env = child_env(spec, self.options.host, self._port(port), metrics_port, extra)
+        return port, metrics_port
+
+    async def _spawn(self, spec: ProcessSpec, extra: dict[str, str] | None = None,
+                     ports: tuple[int, int] | None = None) -> Child:
+        port, metrics_port = ports or self._ports(spec)
+        env = child_env(spec, self.options.host, port, metrics_port, extra)
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", spec.module, cwd=REPO_ROOT, env=env,
@@ -204,7 +124,8 @@ class Launcher:
         except OSError as exc:
             raise StartupError(f"cannot start {spec.name}: {exc}") from exc
         self.out.say(f"started {spec.name} (pid {process.pid})")
-        child = Child(spec, process, self.out)
+        child = Child(spec, process, self.out, extra)
+        child.ports = (port, metrics_port)
         self.children.append(child)
         return child
 
@@ -237,18 +158,43 @@ class Launcher:
         say(f"try: xcloud {flag}analyze photo.jpg   (also: health, models)")
         say("Ctrl-C stops every process")
 
-    async def _supervise(self) -> bool:
-        """Wait for a stop request or a child's death; True if a child died."""
-        exits = {asyncio.create_task(c.process.wait()): c for c in self.children}
-        stop = asyncio.create_task(self._stop.wait())
-        done, pending = await asyncio.wait({stop, *exits}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        dead = [exits[t] for t in done if t in exits]
-        for child in dead:
+    async def _supervise(self) -> None:
+        """Keep every started process alive until a stop is requested."""
+        await asyncio.gather(*(self._keep_alive(child) for child in list(self.children)))
+
+    async def _keep_alive(self, child: Child) -> None:
+        """Restart ``child`` whenever it dies, on the ports its READY line announced."""
+        o = self.options
+        backoff = Backoff(o.restart_backoff, o.max_backoff, o.stable_after)
+        endpoint = child.ready.result()
+        ports = (int(endpoint.address.rsplit(":", 1)[1]), endpoint.metrics_port or child.ports[1])
+        while await self._until_exit_or_stop(child.process.wait()):
+            loop = asyncio.get_running_loop()
+            delay = backoff.next_delay(loop.time() - child.started_at)
+            count = self.restarts[child.name] = self.restarts.get(child.name, 0) + 1
             self.out.say(f"error: {child.name} exited unexpectedly with code "
-                         f"{child.process.returncode}; stopping everything")
-        return bool(dead)
+                         f"{child.process.returncode}; restart {count} in {delay:.1f}s")
+            self.children.remove(child)  # its crash is reported: stopping need not see it
+            if not await self._until_exit_or_stop(asyncio.sleep(delay)):
+                return
+            try:
+                child = await self._spawn(child.spec, child.extra, ports)
+            except StartupError as exc:
+                self.out.say(f"error: {exc}")
+                continue  # the dead child's exit is already known: the loop backs off again
+            child.ready.add_done_callback(
+                lambda _f, name=child.name, n=count: self.out.say(f"{name} is back (restart {n})"))
+
+    async def _until_exit_or_stop(self, awaitable) -> bool:
+        """Wait for ``awaitable`` or a stop request; True when it finished first."""
+        waited = asyncio.ensure_future(awaitable)
+        stop = asyncio.create_task(self._stop.wait())
+        await asyncio.wait({waited, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if self._stop.is_set():
+            waited.cancel()
+            return False
+        return True
 
     async def _stop_all(self) -> bool:
         """Gateway first (it drains while its backends still answer), then the services."""
@@ -266,7 +212,7 @@ class Launcher:
         return all(results)
 
 
-def parse_args(argv: list[str] | None = None) -> Options:
+def parse_args(argv: list[str] | None = None) -> tuple[Options, str]:
     parser = argparse.ArgumentParser(prog="python -m xcloud.launcher", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="interface every process binds to")
@@ -278,12 +224,32 @@ def parse_args(argv: list[str] | None = None) -> Options:
                         help="seconds each process gets to load its models and become ready")
     parser.add_argument("--grace", type=float, default=Options.grace,
                         help="seconds a process gets to drain after SIGTERM before SIGKILL")
+    parser.add_argument("--restart-backoff", type=float, default=Options.restart_backoff,
+                        help="seconds before the first restart of a crashed process (doubles)")
+    parser.add_argument("--max-backoff", type=float, default=Options.max_backoff,
+                        help="longest wait between restarts of a process that keeps crashing")
+    parser.add_argument("--services", default="",
+                        help="comma-separated subset of services to start (default: all)")
     a = parser.parse_args(argv)
-    return Options(a.host, a.gateway_port, a.free_ports, a.ready_timeout, a.grace)
+    return Options(a.host, a.gateway_port, a.free_ports, a.ready_timeout, a.grace,
+                   a.restart_backoff, a.max_backoff), a.services
+
+
+def chosen_services(names: str) -> tuple[ProcessSpec, ...]:
+    """The services named in ``names`` ("" = all); an unknown name is an error."""
+    if not names:
+        return SERVICES
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    known = {s.name: s for s in SERVICES}
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        raise SystemExit(f"unknown service(s) {unknown}; known: {sorted(known)}")
+    return tuple(known[n] for n in wanted)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return asyncio.run(Launcher(parse_args(argv)).run())
+    options, names = parse_args(argv)
+    return asyncio.run(Launcher(options, chosen_services(names)).run())
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ checked first on tiny stand-in processes.
 """
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from xcloud.children import Backoff
 from xcloud.launcher import Launcher, Options
 from xcloud.stack import ProcessSpec
 
@@ -86,13 +88,34 @@ async def test_a_process_that_never_gets_ready_is_stopped(fakes):
     assert any(line.endswith(f"| svc exited with code {-signal.SIGTERM}") for line in lines)
 
 
-async def test_a_child_dying_after_start_fails_the_launcher(fakes):
-    code, lines = await launch("fake_dies_later")
-    assert code == 1
+async def test_a_child_dying_after_start_is_restarted_with_backoff(fakes):
+    out = io.StringIO()
+    services = (ProcessSpec("svc", "fake_dies_later", "XCLOUD_FAKE_", 1, 2),)
+    gateway = ProcessSpec("gateway", "fake_ready", "XCLOUD_FAKE_GATEWAY_", 3, 4)
+    options = Options(free_ports=True, ready_timeout=60, grace=30,
+                      restart_backoff=0.1, max_backoff=0.4, stable_after=60)
+    launcher = Launcher(options, services, gateway, stream=out)
+    running = asyncio.create_task(launcher.run())
+    while launcher.restarts.get("svc", 0) < 4 and not running.done():
+        await asyncio.sleep(0.05)
+    launcher.request_stop()
+    code = await running
+    lines = out.getvalue().splitlines()
+    assert code == 0, lines
+    delays = [re.search(r"restart (\d) in ([\d.]+)s", line) for line in lines]
+    delays = [(int(m[1]), float(m[2])) for m in delays if m]
+    assert delays[:4] == [(1, 0.1), (2, 0.2), (3, 0.4), (4, 0.4)], lines  # doubling, capped
     assert any("error: svc exited unexpectedly with code 4" in line for line in lines)
-    assert "gateway  | drained" in lines  # the others were still stopped with SIGTERM
+    assert "launcher | svc is back (restart 1)" in lines
+    assert sum("started gateway" in line for line in lines) == 1  # the gateway stayed up
+    assert "gateway  | drained" in lines
     assert any(line.endswith("| gateway exited with code 0") for line in lines)
-    assert all(re.match(r"^(launcher|gateway |svc     ) \| ", line) for line in lines), lines
+
+
+def test_backoff_resets_after_a_stable_run():
+    backoff = Backoff(base=1, cap=8, stable_s=60)
+    assert [backoff.next_delay(uptime=1) for _ in range(5)] == [1, 2, 4, 8, 8]
+    assert backoff.next_delay(uptime=61) == 1
 
 
 @dataclass
