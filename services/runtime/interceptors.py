@@ -10,7 +10,7 @@ import uuid
 import grpc
 
 from services.runtime import metrics
-from services.runtime.errors import XCloudError
+from services.runtime.errors import Overloaded, XCloudError
 
 log = logging.getLogger(__name__)
 REQUEST_ID_KEY = "x-request-id"
@@ -35,11 +35,46 @@ def deadline_of(context: grpc.aio.ServicerContext) -> float | None:
     return None if remaining is None else asyncio.get_running_loop().time() + remaining
 
 
+class Admission:
+    """Bounds what one server holds at once: calls being handled and their request bytes.
+
+    Checked before the handler runs, so overload is refused at once with RESOURCE_EXHAUSTED
+    (clients back off) instead of queueing without bound until memory or latency give out.
+    One call is always admitted when nothing is in flight, so a legal message bigger than the
+    byte budget can still be served alone. Health and reflection (grpc.*) are never counted:
+    an overloaded server must still answer its probes.
+    """
+
+    def __init__(self, max_rpcs: int, max_bytes: int):
+        self.max_rpcs, self.max_bytes = max_rpcs, max_bytes
+        self.rpcs = self.bytes = 0
+
+    def admit(self, size: int) -> None:
+        """Count the call in, or raise Overloaded naming the limit it hit."""
+        if self.rpcs and self.rpcs >= self.max_rpcs:
+            raise Overloaded(f"server busy: {self.rpcs} calls in flight (limit "
+                             f"{self.max_rpcs}); retry with backoff")
+        if self.rpcs and self.bytes + size > self.max_bytes:
+            raise Overloaded(f"server busy: {self.bytes} request bytes in flight, this call's "
+                             f"{size} would pass the limit of {self.max_bytes}; retry with backoff")
+        self.rpcs += 1
+        self.bytes += size
+
+    def release(self, size: int) -> None:
+        self.rpcs -= 1
+        self.bytes -= size
+
+
+def _size_of(request) -> int:
+    return request.ByteSize() if hasattr(request, "ByteSize") else len(request)
+
+
 class ServingInterceptor(grpc.aio.ServerInterceptor):
     """Wraps every unary RPC of the XCloud services (grpc.* infrastructure RPCs pass through)."""
 
-    def __init__(self, service: str):
+    def __init__(self, service: str, admission: Admission | None = None):
         self._service = service
+        self._admission = admission or Admission(1 << 30, 1 << 62)
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -54,7 +89,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
         )
 
     def _wrap(self, behaviour, method: str):
-        service = self._service
+        service, admission = self._service, self._admission
 
         async def handle(request, context: grpc.aio.ServicerContext):
             request_id = request_id_of(context)
@@ -62,7 +97,10 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
             await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
             code, start = grpc.StatusCode.OK, time.perf_counter()
             metrics.RPC_INFLIGHT.labels(service).inc()
+            size, admitted = _size_of(request), False
             try:
+                admission.admit(size)
+                admitted = True
                 return await behaviour(request, context)
             except XCloudError as exc:
                 code = exc.code
@@ -76,6 +114,8 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
                 log.exception("%s %s failed", request_id, method)
                 await context.abort(code, f"internal error (request id {request_id})")
             finally:
+                if admitted:
+                    admission.release(size)
                 _CURRENT_ID.reset(token)
                 metrics.RPC_INFLIGHT.labels(service).dec()
                 metrics.RPC_LATENCY.labels(service, method).observe(time.perf_counter() - start)

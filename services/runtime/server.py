@@ -17,7 +17,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime.interceptors import ServingInterceptor
+from services.runtime.interceptors import Admission, ServingInterceptor
 from services.runtime.metrics import start_metrics_server
 from services.runtime.settings import ServiceSettings
 
@@ -47,8 +47,10 @@ class RunningServer:
     def __init__(self, app: App, settings: ServiceSettings):
         self.app = app
         self.settings = settings
+        self.admission = Admission(settings.max_concurrent_rpcs, settings.max_inflight_bytes)
         self.server = grpc.aio.server(
-            interceptors=[ServingInterceptor(app.name)], options=grpc_options(settings)
+            interceptors=[ServingInterceptor(app.name, self.admission)],
+            options=grpc_options(settings),
         )
         self.health = health.aio.HealthServicer()
         self.port = 0

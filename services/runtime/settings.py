@@ -41,6 +41,15 @@ class ServiceSettings(BaseSettings):
     max_image_bytes: int = Field(20 * 1024 * 1024, description="Largest encoded image accepted.")
     max_image_pixels: int = Field(40_000_000, description="Largest decoded image (width*height).")
     max_message_bytes: int = Field(32 * 1024 * 1024, description="Largest gRPC message accepted.")
+    max_concurrent_rpcs: int = Field(
+        256, ge=1, description="Calls handled at once; beyond, RESOURCE_EXHAUSTED at once "
+        "(health and reflection are not counted).",
+    )
+    max_inflight_bytes: int = Field(
+        256 * 1024 * 1024, ge=1,
+        description="Request bytes of the calls handled at once; beyond, RESOURCE_EXHAUSTED "
+        "(one call is always admitted alone, up to max_message_bytes).",
+    )
     drain_seconds: float = Field(
         5.0, description="On SIGTERM: time in-flight calls get to finish after readiness flips."
     )
