@@ -6,6 +6,7 @@ and RESOURCE_EXHAUSTED fail the call; any other backend failure is reported in t
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import grpc
@@ -14,13 +15,18 @@ from gateway.cache import ResultCache, SingleFlight, cache_key
 from gateway.clients import BackendError, Backends, Deadline
 from gateway.converters import task_status
 from gateway.versions import ModelVersions
-from services.runtime.errors import InvalidInput, XCloudError
+from services.runtime.errors import InvalidInput, TooLarge, XCloudError
 from services.runtime.interceptors import REQUEST_ID_KEY
 from xcloud.v1 import gateway_pb2, text_quality_pb2
 
 TASK, BACKEND = "content_quality", "text_quality"
 METHOD = "/xcloud.v1.TextQuality/Score"
 CALLER_ERRORS = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED)
+# The content-quality service's own default (TextQualitySettings.max_records): checked here
+# first, so an oversized request is neither digested nor forwarded.
+MAX_RECORDS = 1024
+# Digests of more records than this run in a thread: ~30 µs a record would stall every call.
+INLINE_DIGEST_RECORDS = 64
 
 
 def records_digest(records) -> bytes:
@@ -31,8 +37,16 @@ def records_digest(records) -> bytes:
     return digest.digest()
 
 
+async def _digest(records) -> bytes:
+    if len(records) <= INLINE_DIGEST_RECORDS:
+        return records_digest(records)
+    return await asyncio.to_thread(records_digest, records)
+
+
 class ContentScorer:
-    def __init__(self, backends: Backends, cache: ResultCache, versions: ModelVersions):
+    def __init__(self, backends: Backends, cache: ResultCache, versions: ModelVersions,
+                 max_records: int = MAX_RECORDS):
+        self._max_records = max_records
         self._backends = backends
         self._cache = cache
         self._versions = versions
@@ -42,6 +56,9 @@ class ContentScorer:
                     request_id: str) -> gateway_pb2.ScoreContentResponse:
         if not request.records:
             raise InvalidInput("records is empty: send at least one content record")
+        if len(request.records) > self._max_records:
+            raise TooLarge(f"{len(request.records)} records in one request; at most "
+                           f"{self._max_records} are accepted, split the batch")
         metadata = ((REQUEST_ID_KEY, request_id),)
         try:
             response = await self._answer(request, deadline, metadata)
@@ -57,7 +74,7 @@ class ContentScorer:
         if version is None or request.no_cache:
             ResultCache.bypass(TASK)
             return await self._compute(request, deadline, metadata)
-        key = cache_key(TASK, records_digest(request.records), version, b"")
+        key = cache_key(TASK, await _digest(request.records), version, b"")
         result, _shared = await self._flights.run(
             key, lambda: self._lookup_or_compute(key, request, deadline, metadata)
         )

@@ -28,13 +28,15 @@ class TextQualityHandler:
     async def score(self, records: Sequence[Record], deadline: float | None = None) -> ScoreResult:
         """Score every record in one model run (the batcher may join it with other calls)."""
         model = self._pool.model(self._settings.model)  # FAILED_PRECONDITION when not built
-        self._check_count(len(records))
+        self.check_count(len(records))
         with timed_stage("preprocess", model.name, model.version):
             rows = to_rows(records)
         (scores,) = await self._pool.infer(model.name, rows, deadline)
         return ScoreResult(scores.reshape(-1), model.name, model.version)
 
-    def _check_count(self, count: int) -> None:
+    def check_count(self, count: int) -> None:
+        """INVALID_ARGUMENT for none, RESOURCE_EXHAUSTED past ``max_records`` (callers check
+        before converting, so an oversized request costs nothing)."""
         if count == 0:
             raise InvalidInput("no records to score: send at least one ContentRecord")
         limit = self._settings.max_records

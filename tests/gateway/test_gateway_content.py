@@ -72,3 +72,16 @@ async def test_a_backend_that_is_down_yields_an_unavailable_status():
                                         timeout=30)
     assert reply.status.code == UNAVAILABLE and reply.status.task == "content_quality"
     assert not reply.scores
+
+
+async def test_too_many_records_are_refused_by_the_gateway_itself():
+    """Refused before digest or forwarding: even with the backend down, the caller learns
+    the limit (before, 50,000 records were digested on the event loop, then sent)."""
+    many = [text_quality_pb2.ContentRecord(duration=i) for i in range(50_000)]
+    async with gateway_for("127.0.0.1:1") as stub:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.ScoreContent(request(*many), timeout=30)
+        at_limit = await stub.ScoreContent(request(*many[:1024]), timeout=30)
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "50000 records" in raised.value.details() and "at most 1024" in raised.value.details()
+    assert at_limit.status.code == UNAVAILABLE  # the limit itself is accepted

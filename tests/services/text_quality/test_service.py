@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import tracemalloc
 import urllib.request
 
 import grpc
@@ -166,3 +167,19 @@ async def test_metrics_count_scores_and_refusals(server, stub):
     assert f'xcloud_preprocess_seconds_count{{model="{MTBDNN}",version="1"}}' in text
     assert ('xcloud_grpc_requests_total{code="INVALID_ARGUMENT",method="Score",'
             'service="text_quality"}') in text
+
+
+async def test_an_oversized_batch_is_refused_before_its_records_are_converted(stub):
+    """50,000 empty records: converted to dicts first they are ~60 MB of Python objects."""
+    request = text_quality_pb2.ScoreRequest(
+        records=[text_quality_pb2.ContentRecord() for _ in range(50_000)])
+    tracemalloc.start()
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.Score(request, timeout=60)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "50000 records" in raised.value.details()
+    assert peak < 8 * 1024 * 1024, f"{peak / 1e6:.1f} MB of Python objects for a refused call"
