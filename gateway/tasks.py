@@ -3,12 +3,13 @@
 Adding a task is one ``TaskSpec`` in ``default_registry`` plus its field in gateway.proto, e.g.
 
     TaskSpec("expression", "expression", Scope.PER_FACE,
-             call=unary("/xcloud.v1.Expression/Classify",
-                        _face_request(expression_pb2.ExpressionRequest),
-                        expression_pb2.ExpressionResponse),
-             merge=into_field("expression", "expression"), aligned_size=FACE_CROP_SIDE)
+             batched=Batched(EXPRESSION_CALL, answers=lambda r: r.results),
+             merge=into_field("expression"), aligned_size=FACE_CROP_SIDE)
 
-The orchestration (gateway/analyze.py) knows only the three scopes, never a task by name.
+A per-face task is either ``batched`` (every face of the image in one backend call, a
+``FaceCall``; tasks naming the same FaceCall share that one call) or called once per face
+(``call``, e.g. identify). The orchestration (gateway/analyze.py, gateway/faces.py) knows only
+the scopes and FaceCalls, never a task by name.
 """
 from __future__ import annotations
 
@@ -25,8 +26,6 @@ from services.runtime.errors import InvalidInput
 from xcloud.v1 import (
     animal_identity_pb2,
     common_pb2,
-    expression_pb2,
-    face_attributes_pb2,
     face_detection_pb2,
     fine_grained_pb2,
     gateway_pb2,
@@ -36,10 +35,14 @@ AnalyzeOptions = gateway_pb2.AnalyzeOptions
 # (client, payload, options, deadline, metadata) -> backend response. The payload is the
 # encoded Image for DETECTION and WHOLE_IMAGE tasks, the aligned crop RawImage for PER_FACE.
 Call = Callable[[BackendClient, Message, AnalyzeOptions, Deadline, Metadata], Awaitable[Message]]
-# (target, backend response): target is the FaceAnalysis of one face for PER_FACE tasks and
-# the AnalyzeResponse for WHOLE_IMAGE tasks.
+# (target, backend response): target is the FaceAnalysis of one face for PER_FACE tasks (and
+# the response is that face's answer of a batched call) and the AnalyzeResponse for WHOLE_IMAGE.
 Merge = Callable[[Message, Message], None]
 OptionsKey = Callable[[AnalyzeOptions], bytes]
+# (client, every face's crop, options, the tasks of the call, deadline, metadata) -> one
+# backend response answering every face for every one of those tasks.
+FacesCall = Callable[[BackendClient, Sequence[common_pb2.RawImage], AnalyzeOptions,
+                      frozenset[str], Deadline, Metadata], Awaitable[Message]]
 # (client, options, deadline, metadata) -> what else the answer depends on, asked of the
 # backend once per request (an identity collection's revision); part of the cache key. It
 # raises BackendError when the task cannot run (that becomes the task's status).
@@ -49,11 +52,34 @@ StateKey = Callable[[BackendClient, AnalyzeOptions, Deadline, Metadata], Awaitab
 class Scope(enum.Enum):
     DETECTION = "detection"      # finds the faces; runs at most once per request
     WHOLE_IMAGE = "whole_image"  # takes the encoded image; runs in parallel with detection
-    PER_FACE = "per_face"        # takes one face's aligned crop; fans out after detection
+    PER_FACE = "per_face"        # takes the faces' aligned crops; runs after detection
 
 
 def no_options(options: AnalyzeOptions) -> bytes:
     return b""
+
+
+def no_failure(response: Message) -> common_pb2.TaskStatus | None:
+    return None
+
+
+@dataclass(frozen=True)
+class FaceCall:
+    """One backend call that answers every face of an image; the tasks naming it share it."""
+
+    name: str
+    call: FacesCall
+
+
+@dataclass(frozen=True)
+class Batched:
+    """How a per-face task reads its part of a shared FaceCall's response."""
+
+    call: FaceCall
+    answers: Callable[[Message], Sequence[Message]]  # one per face, in crop order
+    model: Callable[[Message], common_pb2.ModelInfo] = lambda response: model_of(response)
+    # the task's own failure inside a call that succeeded (e.g. its model is not installed)
+    failure: Callable[[Message], common_pb2.TaskStatus | None] = no_failure
 
 
 @dataclass(frozen=True)
@@ -61,14 +87,19 @@ class TaskSpec:
     name: str
     backend: str             # key of GatewaySettings.backends
     scope: Scope
-    call: Call
+    call: Call | None = None  # DETECTION, WHOLE_IMAGE, and PER_FACE called once per face
     merge: Merge | None = None
     aligned_size: int = 0    # PER_FACE: side of the aligned crop the backend takes
     options_key: OptionsKey = no_options  # the options that change this task's answer
     state_key: StateKey | None = None     # backend state that changes it (see StateKey)
     only_when_named: bool = False         # not part of "every task": it needs options
+    batched: Batched | None = None        # PER_FACE: every face in one shared call
 
     def __post_init__(self) -> None:
+        if self.call is None and self.batched is None:
+            raise ValueError(f"task {self.name} must say how its backend is called")
+        if self.batched is not None and (self.scope is not Scope.PER_FACE or self.state_key):
+            raise ValueError(f"task {self.name}: only per-face tasks without a state key batch")
         if self.scope is Scope.PER_FACE and self.aligned_size <= 0:
             raise ValueError(f"per-face task {self.name} must say which aligned_size it takes")
         if self.scope is not Scope.DETECTION and self.merge is None:
@@ -188,28 +219,6 @@ def _face_request(request_type: type[Message]) -> Callable[[Message, AnalyzeOpti
     return lambda face, options: request_type(face=face)
 
 
-ATTRIBUTES = TaskSpec(
-    name="attributes", backend="face_attributes", scope=Scope.PER_FACE,
-    call=unary("/xcloud.v1.FaceAttributes/Predict",
-               _face_request(face_attributes_pb2.FaceAttributesRequest),
-               face_attributes_pb2.FaceAttributesResponse),
-    merge=into_field("attributes", "attributes"), aligned_size=FACE_CROP_SIDE,
-)
-EXPRESSION = TaskSpec(
-    name="expression", backend="expression", scope=Scope.PER_FACE,
-    call=unary("/xcloud.v1.Expression/Classify", _face_request(expression_pb2.ExpressionRequest),
-               expression_pb2.ExpressionResponse),
-    merge=into_field("expression", "expression"), aligned_size=FACE_CROP_SIDE,
-)
-EMBEDDING = TaskSpec(
-    name="embedding", backend="face_attributes", scope=Scope.PER_FACE,
-    call=unary("/xcloud.v1.FaceAttributes/Embed",
-               _face_request(face_attributes_pb2.FaceEmbeddingRequest),
-               face_attributes_pb2.FaceEmbeddingResponse),
-    merge=into_field("embedding", "embedding"), aligned_size=FACE_CROP_SIDE,
-)
-
-
 def _identify_request(face: Message, options: AnalyzeOptions) -> animal_identity_pb2.IdentifyRequest:
     return animal_identity_pb2.IdentifyRequest(
         collection=options.identify.collection, face=face, top_k=options.identify.top_k
@@ -245,4 +254,7 @@ IDENTIFY = TaskSpec(
 
 def default_registry() -> TaskRegistry:
     """A fresh registry of every task XCloud has; callers may register more (tests do)."""
-    return TaskRegistry([DETECTION, ATTRIBUTES, EXPRESSION, EMBEDDING, IDENTIFY, FINE_GRAINED])
+    from gateway import face_tasks  # the batched face tasks build on this module's types
+
+    return TaskRegistry([DETECTION, face_tasks.ATTRIBUTES, face_tasks.EXPRESSION,
+                         face_tasks.EMBEDDING, IDENTIFY, FINE_GRAINED])

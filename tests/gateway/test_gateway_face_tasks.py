@@ -1,5 +1,5 @@
 """Per-face tasks through the gateway with the real services: detection once, then attributes,
-expression and embedding on every face, merged into one answer."""
+expression and embedding of every face, one call per backend, merged into one answer."""
 from __future__ import annotations
 
 import contextlib
@@ -15,11 +15,12 @@ from services.face_attributes.app import FaceAttributesApp
 from services.face_attributes.settings import FaceAttributesSettings
 from services.face_detection.app import FaceDetectionApp
 from services.face_detection.settings import FaceDetectionSettings
+from tests.gateway.helpers import metric
 from tests.services.face_attributes.support import build_faceapi_models
 from tests.support.servers import running
 from xcloud.cli.formatting import face_summary
 from xcloud.client import analyze_request
-from xcloud.v1 import gateway_pb2_grpc
+from xcloud.v1 import face_attributes_pb2, gateway_pb2_grpc
 
 OK, NOT_INSTALLED = 0, 9
 APPS = {
@@ -69,3 +70,29 @@ async def test_missing_attribute_models_are_reported_part_by_part(gateway, astro
         if parts[part].code != OK:
             assert parts[part].code == NOT_INSTALLED and "not installed" in parts[part].message
     assert parts["age"].code == OK and parts["gender"].code == OK
+
+
+def served_calls(service: str, method: str) -> float:
+    return metric("xcloud_grpc_requests_total", service=service, method=method, code="OK")
+
+
+async def test_one_call_per_backend_and_accurate_as_well_as_fast(gateway, astronaut_jpeg):
+    tasks = ["attributes", "expression", "embedding"]
+    before = {m: served_calls(s, m) for s, m in (("face_attributes", "Predict"),
+                                                 ("face_attributes", "Embed"),
+                                                 ("expression", "Classify"))}
+    fast = await gateway.Analyze(analyze_request(astronaut_jpeg, tasks, no_cache=True), timeout=120)
+    after = {m: served_calls(s, m) for s, m in (("face_attributes", "Predict"),
+                                                ("face_attributes", "Embed"),
+                                                ("expression", "Classify"))}
+    # attributes and embedding share face_attributes' one call
+    assert {m: after[m] - before[m] for m in before} == {"Predict": 1, "Embed": 0, "Classify": 1}
+    request = analyze_request(astronaut_jpeg, tasks, no_cache=True)
+    request.options.attributes_mode = face_attributes_pb2.FACE_ATTRIBUTES_MODE_ACCURATE
+    accurate = await gateway.Analyze(request, timeout=120)
+    for reply in (fast, accurate):
+        assert all(s.code == OK for s in reply.statuses), reply.statuses
+    (one,), (other,) = fast.faces, accurate.faces
+    assert 20 < other.attributes.age.years < 70
+    assert other.attributes.age.years != one.attributes.age.years  # the mirror image counted
+    assert len(other.embedding.values) == len(one.embedding.values) > 0
