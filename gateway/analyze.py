@@ -121,8 +121,11 @@ class Analyzer:
             )
             return succeeded(spec, fragment, model_of(response))
 
+        # The entry keeps only the crops the caller asked for (crops.as_stored), so the
+        # caller's side keys it too: a caller asking for crops never reads an entry without.
         side = job.request.options.detection.aligned_size
-        return await self._cached(spec, job, spec.options_key(options), compute,
+        key = spec.options_key(options) + f"|crops {side}".encode()
+        return await self._cached(spec, job, key, compute,
                                   store=lambda fragment: crops.as_stored(fragment, side))
 
     async def _detect_again(self, job: Job, spec: TaskSpec,

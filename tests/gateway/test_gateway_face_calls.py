@@ -6,6 +6,7 @@ import grpc
 import pytest
 import redis.asyncio
 
+from services.runtime.alignment import SHARED_CROP_MARGIN
 from tests.gateway.helpers import free_port
 from tests.gateway.loopback_backends import CountingDetectionBackend
 from tests.gateway.loopback_face_backends import (
@@ -14,7 +15,7 @@ from tests.gateway.loopback_face_backends import (
     CountingFaceAttributesBackend,
     serve_face_backend,
 )
-from xcloud.v1 import common_pb2, gateway_pb2
+from xcloud.v1 import common_pb2, face_detection_pb2, gateway_pb2
 from xcloud.v1 import face_attributes_pb2 as fa
 
 OK = common_pb2.STATUS_CODE_OK
@@ -171,3 +172,17 @@ async def test_cached_detection_keeps_no_crops_and_crops_are_made_again_when_nee
     # everything cached: neither detection nor a backend is called
     await analyze(gateway, ["detection", "attributes", "embedding"])
     assert detector.calls == 2 and attributes.calls() == 2
+
+
+async def test_a_caller_asking_for_crops_never_reads_an_entry_without(stack):
+    gateway, detector, _, _ = await stack(faces=2)
+    await analyze(gateway, ["detection", "attributes"])  # cached without crops
+    request = gateway_pb2.AnalyzeRequest(
+        image=common_pb2.Image(content=b"loopback image"), tasks=["detection"],
+        options=gateway_pb2.AnalyzeOptions(detection=face_detection_pb2.DetectOptions(
+            aligned_size=224, aligned_margin=SHARED_CROP_MARGIN)))
+    reply = await gateway.stub.Analyze(request, timeout=30)
+    assert [f.face.aligned.rgb[0] for f in reply.faces] == [1, 2]
+    assert detector.calls == 2
+    again = await gateway.stub.Analyze(request, timeout=30)
+    assert again.statuses[0].cached and [f.face.aligned.width for f in again.faces] == [224, 224]
