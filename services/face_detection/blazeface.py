@@ -156,4 +156,4 @@ class BlazeFaceDetector:
         # does it (cv2 releases the GIL), as MTCNN does its resampling, so the loop stays free.
         tensor, scale = await asyncio.to_thread(input_tensor, rgb)
         (raw,) = await self._infer(MODEL, tensor[None])
-        return detections(raw[0], scale, params)
+        return await asyncio.to_thread(detections, raw[0], scale, params)

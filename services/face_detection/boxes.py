@@ -20,15 +20,28 @@ class AreaSampler:
     torch's area mode is adaptive average pooling: output cell i covers input rows
     floor(i*in/out) .. ceil((i+1)*in/out), which differs from cv2.INTER_AREA for non-integer
     factors. One integral image answers every pyramid level and every crop, and its sums are
-    exact, so only the final division rounds. uint32 (12 bytes a pixel) holds the sum of a whole
-    image up to 16.8 Mpx; larger images fall back to float64 (24 bytes a pixel, still exact).
+    exact, so only the final division rounds.
+
+    The integral is uint32 at any size (12 bytes a pixel; float64, as before, was 24 and drove
+    a 40 Mpx image to ~2 GB): its running sums wrap modulo 2**32 past 16.8 Mpx, but a cell sum
+    is a difference of four of them, exact modulo 2**32, hence exact while the cell itself
+    holds under 16.8 Mpx. Cells are at most 1/144 of the image (P-Net levels and crops have 12
+    or more cells a side), so that holds up to 2.4 Gpx. Built in blocks of rows, so no
+    whole-image temporary is made.
     """
+
+    ROWS_PER_BLOCK = 256
 
     def __init__(self, rgb: np.ndarray):
         h, w, _ = rgb.shape
-        dtype = np.uint32 if 255 * h * w < 2**32 else np.float64
-        self.integral = np.zeros((h + 1, w + 1, 3), dtype=dtype)
-        np.cumsum(np.cumsum(rgb, axis=0, dtype=dtype), axis=1, out=self.integral[1:, 1:])
+        self.integral = np.zeros((h + 1, w + 1, 3), dtype=np.uint32)
+        with np.errstate(over="ignore"):  # the wrap is intended (see above)
+            for top in range(0, h, self.ROWS_PER_BLOCK):
+                bottom = min(h, top + self.ROWS_PER_BLOCK)
+                rows = np.cumsum(rgb[top:bottom], axis=1, dtype=np.uint32)
+                block = self.integral[top + 1:bottom + 1, 1:]
+                np.cumsum(rows, axis=0, out=block)
+                block += self.integral[top, 1:]
 
     def resample(self, y0: int, y1: int, x0: int, x1: int, out_h: int, out_w: int) -> np.ndarray:
         """Rows y0:y1, columns x0:x1 resized to (3, out_h, out_w) float32, normalised."""

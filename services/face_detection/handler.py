@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 
 from services.face_detection import blazeface
+from services.face_detection.budget import PixelBudget
 from services.face_detection.mtcnn import Infer, MtcnnDetector, MtcnnParams
 from services.face_detection.settings import FaceDetectionSettings
 from services.runtime.alignment import align_face
 from services.runtime.errors import InvalidInput, ModelNotInstalled
-from services.runtime.imaging import ImageLimits, decode_image
+from services.runtime.imaging import ImageLimits, decode_image, image_size
 from services.runtime.metrics import timed_stage
 from services.runtime.pool import ModelPool
 
@@ -80,6 +81,7 @@ class FaceDetectionHandler:
         self._pool = pool
         self._detectors = {name: d.make(self._infer) for name, d in DETECTORS.items()}
         self._limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels)
+        self.budget = PixelBudget(settings.detection_pixel_budget)
 
     async def _infer(self, model: str, rows: np.ndarray) -> list[np.ndarray]:
         return await self._pool.infer(model, rows, _DEADLINE.get())
@@ -100,21 +102,30 @@ class FaceDetectionHandler:
     async def detect(self, image: bytes, params: DetectParams, deadline: float | None = None) -> DetectionResult:
         params = self.resolve(params)
         self._require_installed(params.model)
-        with timed_stage("preprocess", params.model, self.version(params.model)):
-            rgb = await asyncio.to_thread(decode_image, image, self._limits)
-        return await self.detect_pixels(rgb, params, deadline)
+        width, height = image_size(image, self._limits)  # the header only: nothing decoded yet
+        with self.budget.hold(width * height):
+            with timed_stage("preprocess", params.model, self.version(params.model)):
+                rgb = await asyncio.to_thread(decode_image, image, self._limits)
+            return await self._detect(rgb, params, deadline)
 
     async def detect_pixels(self, rgb: np.ndarray, params: DetectParams, deadline: float | None = None) -> DetectionResult:
         """Detect on already-decoded RGB (evaluation and benchmarks enter here)."""
         params = self.resolve(params)
         self._require_installed(params.model)
+        with self.budget.hold(rgb.shape[0] * rgb.shape[1]):
+            return await self._detect(rgb, params, deadline)
+
+    async def _detect(self, rgb: np.ndarray, params: DetectParams,
+                      deadline: float | None) -> DetectionResult:
         token = _DEADLINE.set(deadline)
         try:
             found = await self._detectors[params.model].detect(rgb, _detector_params(params))
         finally:
             _DEADLINE.reset(token)
         with timed_stage("postprocess", params.model, self.version(params.model)):
-            faces = [_to_face(rgb, d, params.aligned_size, params.aligned_margin) for d in found]
+            # Aligning many faces of a large image is CPU work: not on the event loop.
+            faces = await asyncio.to_thread(
+                _to_faces, rgb, found, params.aligned_size, params.aligned_margin)
         height, width = rgb.shape[:2]
         return DetectionResult(faces, width, height, params.model, self.version(params.model))
 
@@ -152,6 +163,10 @@ def _detector_params(params: DetectParams) -> Any:
         score_threshold=params.score_threshold,
         max_faces=params.max_faces,
     )
+
+
+def _to_faces(rgb: np.ndarray, found, aligned_size: int, margin: float) -> list[DetectedFace]:
+    return [_to_face(rgb, d, aligned_size, margin) for d in found]
 
 
 def _to_face(rgb: np.ndarray, detection, aligned_size: int, margin: float) -> DetectedFace:

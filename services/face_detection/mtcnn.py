@@ -81,14 +81,13 @@ class MtcnnDetector:
                 sampler.resample, 0, h, 0, w, int(h * scale + 1), int(w * scale + 1)
             )
             reg, prob = await self._infer(PNET, level[None])
-            cand = B.heatmap_candidates(reg[0], prob[0, 1], scale, params.stage_thresholds[0])
-            found.append(cand[nms(cand[:, :4], cand[:, 4], 0.5)])
+            # Decoding and NMS of a textured 40 Mpx image take seconds: off the event loop,
+            # like every numpy step here, so health and other calls keep being answered.
+            found.append(await asyncio.to_thread(
+                _level_candidates, reg[0], prob[0, 1], scale, params.stage_thresholds[0]))
         if not found:  # image smaller than one P-Net window at min_face_size
             return np.zeros((0, 5), np.float32)
-        cand = np.concatenate(found)
-        cand = cand[nms(cand[:, :4], cand[:, 4], 0.7)]
-        boxes = B.square(B.regress(cand[:, :4], cand[:, 5:9], inclusive=False))
-        return np.concatenate([boxes, cand[:, 4:5]], axis=1)
+        return await asyncio.to_thread(_merge_levels, found)
 
     async def _refine(self, sampler: B.AreaSampler, boxes: np.ndarray, threshold: float) -> np.ndarray:
         """Stage 2: R-Net rescoring and regression of every candidate, in one batch."""
@@ -96,12 +95,7 @@ class MtcnnDetector:
         if not len(boxes):
             return boxes
         reg, prob = await self._infer(RNET, batch)
-        keep = prob[:, 1] > threshold
-        boxes = np.concatenate([boxes[keep, :4], prob[keep, 1:2]], axis=1)
-        reg = reg[keep]
-        pick = nms(boxes[:, :4], boxes[:, 4], 0.7)
-        boxes, reg = boxes[pick], reg[pick]
-        return np.concatenate([B.square(B.regress(boxes, reg, inclusive=True)), boxes[:, 4:5]], 1)
+        return await asyncio.to_thread(_rnet_boxes, boxes, reg, prob, threshold)
 
     async def _output(
         self, sampler: B.AreaSampler, boxes: np.ndarray, threshold: float
@@ -111,13 +105,41 @@ class MtcnnDetector:
         if not len(boxes):
             return boxes, np.zeros((0, 5, 2), np.float32)
         reg, marks, prob = await self._infer(ONET, batch)
-        keep = prob[:, 1] > threshold
-        boxes, reg, marks = boxes[keep], reg[keep], marks[keep]
-        points = _decode_landmarks(boxes, marks)
-        boxes = np.concatenate([B.regress(boxes, reg, inclusive=True), prob[keep, 1:2]], axis=1)
-        # facenet-pytorch's final NMS: "+1" areas, overlap over the smaller box, later box wins ties.
-        pick = nms(boxes[:, :4], boxes[:, 4], 0.7, "min", inclusive=True, last_wins_ties=True)
-        return boxes[pick], points[pick]
+        return await asyncio.to_thread(_onet_boxes, boxes, reg, marks, prob, threshold)
+
+
+def _level_candidates(reg: np.ndarray, prob: np.ndarray, scale: float,
+                      threshold: float) -> np.ndarray:
+    cand = B.heatmap_candidates(reg, prob, scale, threshold)
+    return cand[nms(cand[:, :4], cand[:, 4], 0.5)]
+
+
+def _merge_levels(found: list[np.ndarray]) -> np.ndarray:
+    cand = np.concatenate(found)
+    cand = cand[nms(cand[:, :4], cand[:, 4], 0.7)]
+    boxes = B.square(B.regress(cand[:, :4], cand[:, 5:9], inclusive=False))
+    return np.concatenate([boxes, cand[:, 4:5]], axis=1)
+
+
+def _rnet_boxes(boxes: np.ndarray, reg: np.ndarray, prob: np.ndarray,
+                threshold: float) -> np.ndarray:
+    keep = prob[:, 1] > threshold
+    boxes = np.concatenate([boxes[keep, :4], prob[keep, 1:2]], axis=1)
+    reg = reg[keep]
+    pick = nms(boxes[:, :4], boxes[:, 4], 0.7)
+    boxes, reg = boxes[pick], reg[pick]
+    return np.concatenate([B.square(B.regress(boxes, reg, inclusive=True)), boxes[:, 4:5]], 1)
+
+
+def _onet_boxes(boxes: np.ndarray, reg: np.ndarray, marks: np.ndarray, prob: np.ndarray,
+                threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    keep = prob[:, 1] > threshold
+    boxes, reg, marks = boxes[keep], reg[keep], marks[keep]
+    points = _decode_landmarks(boxes, marks)
+    boxes = np.concatenate([B.regress(boxes, reg, inclusive=True), prob[keep, 1:2]], axis=1)
+    # facenet-pytorch's final NMS: "+1" areas, overlap over the smaller box, later box wins ties.
+    pick = nms(boxes[:, :4], boxes[:, 4], 0.7, "min", inclusive=True, last_wins_ties=True)
+    return boxes[pick], points[pick]
 
 
 def _check_image(rgb: np.ndarray) -> None:

@@ -34,3 +34,9 @@ class FaceDetectionSettings(ServiceSettings):
     )
     max_aligned_size: int = Field(512, description="Largest aligned crop side a caller may ask for.")
     max_faces_limit: int = Field(1000, description="Upper bound on faces returned per image.")
+    detection_pixel_budget: int = Field(
+        80_000_000, ge=1,
+        description="Decoded pixels detected on at once by this process (~16 bytes each at "
+        "peak); a call that would pass it while others run gets RESOURCE_EXHAUSTED. One call "
+        "alone is always admitted up to max_image_pixels.",
+    )

@@ -43,6 +43,15 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> np.ndarray
     return to_rgb(image)
 
 
+def image_size(data: bytes, limits: ImageLimits = ImageLimits()) -> tuple[int, int]:
+    """(width, height) as stored (before EXIF rotation) from the header alone, with the same
+    checks as ``decode_image``: what a memory budget needs before any pixel is decoded."""
+    _check_size(data, limits)
+    image = _open(data)
+    _check_dimensions(image, limits)
+    return image.size
+
+
 def _check_size(data: bytes, limits: ImageLimits) -> None:
     if not data:
         raise InvalidInput("image is empty: send the encoded bytes of a JPEG, PNG or WebP file")
