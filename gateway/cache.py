@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 import redis.asyncio
+from google.protobuf.message import DecodeError
 from prometheus_client import Counter
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -25,6 +26,9 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 KEY_PREFIX = "xcloud:gateway:v1"
+# The in-process LRU is bounded in bytes as well as entries: one detection entry carries every
+# aligned crop (hundreds of KB), so 2,048 of them could hold gigabytes.
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 STORE_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
 CACHE_REQUESTS = Counter(
@@ -59,10 +63,13 @@ class Store(Protocol):
 
 
 class MemoryStore:
-    """In-process LRU with a TTL per entry: the default on one machine."""
+    """In-process LRU with a TTL per entry, at most ``max_entries`` and ``max_bytes`` of values:
+    the default on one machine. A value larger than ``max_bytes`` is not kept."""
 
-    def __init__(self, max_entries: int):
+    def __init__(self, max_entries: int, max_bytes: int = DEFAULT_MAX_BYTES):
         self._max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 
     async def get(self, key: str) -> bytes | None:
@@ -71,19 +78,28 @@ class MemoryStore:
             return None
         expires, value = entry
         if expires <= time.monotonic():
-            del self._entries[key]
+            self._drop(key)
             return None
         self._entries.move_to_end(key)
         return value
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
+        self._drop(key)
+        if len(value) > self.max_bytes:
+            return
         self._entries[key] = (time.monotonic() + ttl_s, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        self.bytes += len(value)
+        while len(self._entries) > self._max_entries or self.bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.bytes -= len(entry[1])
 
     async def close(self) -> None:
         self._entries.clear()
+        self.bytes = 0
 
 
 class RedisStore:
@@ -117,7 +133,10 @@ class ResultCache:
         self._healthy = True
         self._retry_at = 0.0
 
-    async def get(self, task: str, key: str) -> bytes | None:
+    async def get(self, task: str, key: str, parse: Callable[[bytes], T] | None = None):
+        """The stored value (parsed by ``parse`` when given), or None on a miss. A value that
+        does not parse (a corrupt or foreign entry in a shared Redis) counts as a miss: the
+        call recomputes and overwrites it instead of failing."""
         if not self._usable():
             CACHE_REQUESTS.labels(task, "bypass").inc()
             return None
@@ -128,6 +147,8 @@ class ResultCache:
             CACHE_REQUESTS.labels(task, "bypass").inc()
             return None
         self._succeeded()
+        if value is not None and parse is not None:
+            value = _parsed(parse, value, key)
         CACHE_REQUESTS.labels(task, "miss" if value is None else "hit").inc()
         return value
 
@@ -167,6 +188,16 @@ class ResultCache:
         await self.store.close()
 
 
+def _parsed(parse: Callable[[bytes], T], value: bytes, key: str) -> T | None:
+    try:
+        return parse(value)
+    except (DecodeError, ValueError, TypeError) as exc:  # a corrupt or foreign value
+        CACHE_ERRORS.inc()
+        log.warning("cache entry ...%s is unreadable, treated as a miss: %s", key[-16:],
+                    type(exc).__name__)
+        return None
+
+
 class SingleFlight:
     """Concurrent calls with one key share one run of the work.
 
@@ -201,6 +232,8 @@ class SingleFlight:
 
 
 def make_cache(redis_url: str | None, ttl_s: float, max_entries: int,
-               timeout_s: float, retry_after_s: float) -> ResultCache:
-    store: Store = RedisStore(redis_url, timeout_s) if redis_url else MemoryStore(max_entries)
+               timeout_s: float, retry_after_s: float,
+               max_bytes: int = DEFAULT_MAX_BYTES) -> ResultCache:
+    store: Store = (RedisStore(redis_url, timeout_s) if redis_url
+                    else MemoryStore(max_entries, max_bytes))
     return ResultCache(store, ttl_s, retry_after_s)

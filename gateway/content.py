@@ -81,9 +81,8 @@ class ContentScorer:
         return result
 
     async def _lookup_or_compute(self, key: str, request, deadline: Deadline, metadata):
-        cached = await self._cache.get(TASK, key)
-        if cached is not None:
-            response = gateway_pb2.ScoreContentResponse.FromString(cached)
+        response = await self._cache.get(TASK, key, gateway_pb2.ScoreContentResponse.FromString)
+        if response is not None:
             response.status.cached = True
             return response
         response = await self._compute(request, deadline, metadata)
