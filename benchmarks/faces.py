@@ -1,11 +1,13 @@
 """Per-face benchmarks: the face-attributes service against its bare models, and the whole
 per-face pipeline through the gateway against detection alone.
 
-- ``attributes_served_vs_raw``: Predict at concurrency 8 (every installed part, the service's
-  dynamic batching) against the same models on plain onnxruntime, one crop at a time, each
-  model at its part's framing: the ratio is the price or the gain of serving.
+- ``attributes_served_vs_raw``: Predict with the embedding at concurrency 8 (every installed
+  part, the service's dynamic batching; with the shared trunk installed that is one graph)
+  against the same models on plain onnxruntime, one crop at a time, each model at its part's
+  framing: the ratio is the price or the gain of serving.
 - ``per_face_pipeline``: Analyze with detection + attributes + expression + embedding against
-  detection only, both uncached, side by side: what the per-face fan-out adds to a request.
+  detection only, both uncached, distinct images, side by side, at c=1 (p50) and c=16
+  (req/s): what the per-face calls (one per backend, every face in it) add to a request.
 """
 from __future__ import annotations
 
@@ -14,10 +16,10 @@ import asyncio
 import grpc
 import numpy as np
 
-from benchmarks.harness import Profile, Request, Row, Variant, compare, interleaved
+from benchmarks.harness import Profile, Request, Row, Skipped, Variant, compare, interleaved
 from benchmarks.inputs import ImageCycle
 from benchmarks.testbed import Testbed
-from services.face_attributes.parts import PARTS, active_parts
+from services.face_attributes.parts import EMBEDDINGS, PARTS, active_parts
 from services.face_attributes.settings import FaceAttributesSettings
 from services.runtime.alignment import SHARED_CROP_MARGIN, reframe
 from services.runtime.repository import ModelRepository
@@ -27,17 +29,21 @@ from xcloud.client import analyze_request
 from xcloud.v1 import common_pb2, face_attributes_pb2, face_attributes_pb2_grpc, gateway_pb2_grpc
 
 CONCURRENCY = 8
+PIPELINE_CONCURRENCY = (1, 16)
 TIMEOUT_S = 300.0
 PER_FACE_TASKS = ["detection", "attributes", "expression", "embedding"]
 
 
 class RawAttributes:
-    """Every installed part's model on plain onnxruntime, one inference per (model, framing)."""
+    """Every installed part's model and the embedding's on plain onnxruntime, one inference
+    per (model, framing): what the service runs for Predict with the embedding."""
 
     def __init__(self, settings: FaceAttributesSettings):
         repository = ModelRepository(settings.model_repository)
-        installed = {p.model for p in PARTS if repository.is_installed(p.model)}
-        parts = [p for p in active_parts(PARTS, installed) if p.model in installed]
+        table = (*PARTS, *EMBEDDINGS)
+        installed = {p.model for p in table if repository.is_installed(p.model)}
+        parts = [p for p in (*active_parts(PARTS, installed), *active_parts(EMBEDDINGS, installed))
+                 if p.model in installed]
         self._views = list(dict.fromkeys((p.model, p.framing) for p in parts))
         self._models = {m: LoadedModel(repository.get(m), settings.providers, settings.intra_op_threads)
                         for m, _ in self._views}
@@ -55,8 +61,8 @@ def predict_call(channel: grpc.aio.Channel, crop: np.ndarray) -> Request:
     face = common_pb2.RawImage(width=crop.shape[1], height=crop.shape[0], rgb=crop.tobytes())
 
     async def call() -> face_attributes_pb2.FaceAttributesResponse:
-        return await stub.Predict(face_attributes_pb2.FaceAttributesRequest(face=face),
-                                  timeout=TIMEOUT_S)
+        request = face_attributes_pb2.FaceAttributesRequest(faces=[face], with_embedding=True)
+        return await stub.Predict(request, timeout=TIMEOUT_S)
 
     return call
 
@@ -91,14 +97,23 @@ def analyze_call(channel: grpc.aio.Channel, images: ImageCycle, tasks: list[str]
     return call
 
 
-async def per_face_pipeline(testbed: Testbed, profile: Profile) -> list[Row]:
+async def per_face_pipeline(testbed: Testbed, profile: Profile) -> list[Row | Skipped]:
     gateway = await testbed.gateway(("face_detection", "face_attributes", "expression"),
                                     backend_timeout_s=TIMEOUT_S)
+    rows: list[Row | Skipped] = []
     async with grpc.aio.insecure_channel(gateway.address) as channel:
-        variants = [
-            Variant("every face task", analyze_call(channel, ImageCycle(testbed.photos), PER_FACE_TASKS), 1),
-            Variant("detection only", analyze_call(channel, ImageCycle(testbed.photos), ["detection"]), 1),
-        ]
-        found = await interleaved(variants, profile)
-    return [compare("per_face", "detect+attributes+expression+embedding / detect, c=1",
-                    found["every face task"], found["detection only"], "p50")]
+        for concurrency in PIPELINE_CONCURRENCY:
+            case = f"detect+attributes+expression+embedding / detect, c={concurrency}"
+            if concurrency > profile.max_concurrency:
+                rows.append(Skipped("per_face", case, f"the {profile.name} profile stops at "
+                                                      f"c={profile.max_concurrency}"))
+                continue
+            variants = [Variant(label, analyze_call(channel, ImageCycle(testbed.photos, unique=True),
+                                                    tasks), concurrency)
+                        for label, tasks in (("every face task", PER_FACE_TASKS),
+                                             ("detection only", ["detection"]))]
+            found = await interleaved(variants, profile)
+            figure = "p50" if concurrency == 1 else "req/s"
+            rows.append(compare("per_face", case, found["every face task"],
+                                found["detection only"], figure))
+    return rows

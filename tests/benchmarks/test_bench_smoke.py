@@ -26,6 +26,7 @@ EXPECTED_ROWS = [
     ("fine_grained", "c=8 / sequential"), ("fine_grained", "c=8 / 8 threads"),
     ("attributes", "c=8 / sequential"),
     ("per_face", "detect+attributes+expression+embedding / detect, c=1"),
+    ("per_face", "detect+attributes+expression+embedding / detect, c=16"),
     ("gallery", "identify over 1,000 x 128-d"),
 ]
 
