@@ -40,6 +40,7 @@ FACE, GENERIC = pb.COLLECTION_KIND_FACE, pb.COLLECTION_KIND_GENERIC
 class Stack:
     gateway: gateway_pb2_grpc.GatewayStub
     address: str
+    backends: dict[str, BackendSettings]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ async def stack(identity_models, gallery_database):  # noqa: F811 (fixtures impo
                                    api_keys=list(KEYS), api_key_tenants=KEYS)
         live = await stack.enter_async_context(running(GatewayApp(settings), settings))
         channel = await stack.enter_async_context(grpc.aio.insecure_channel(live.address))
-        yield Stack(gateway_pb2_grpc.GatewayStub(channel), live.address)
+        yield Stack(gateway_pb2_grpc.GatewayStub(channel), live.address, backends)
 
 
 def image(content: bytes) -> common_pb2.Image:
@@ -147,6 +148,19 @@ async def test_each_tenant_has_its_own_namespace_and_a_key_is_required(stack):
     unauthenticated = await status_of(gateway.ListCollections(pb.ListCollectionsRequest(),
                                                               timeout=30))
     assert unauthenticated.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_without_keys_the_callers_own_tenant_header_is_used(stack, people):
+    """A gateway on a trusted network (no keys): x-tenant-id, else "default", as for Analyze."""
+    settings = GatewaySettings(port=0, metrics_port=None, backends=stack.backends)
+    async with running(GatewayApp(settings), settings) as live, \
+            grpc.aio.insecure_channel(live.address) as channel:
+        gateway = gateway_pb2_grpc.GatewayStub(channel)
+        acme = await gateway.GetCollection(pb.GetCollectionRequest(name=people), timeout=30,
+                                           metadata=(("x-tenant-id", "acme"),))
+        default = await status_of(gateway.GetCollection(pb.GetCollectionRequest(name=people),
+                                                        timeout=30))
+    assert acme.collection.name == people and default.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_enrolment_refuses_a_too_small_face_and_says_why(stack, people, astronaut_jpeg):
