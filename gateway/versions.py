@@ -49,17 +49,24 @@ class ModelVersions:
             return None
         # Versions that cannot be confirmed are not guessed from the last answer: a backend
         # coming back from a rollout may serve a new model, and stale answers must not be.
-        fresh, _shared = await self._lookups.run(backend, lambda: self._fetch(backend, deadline))
+        # The lookup has its own time limit, shared by every caller that joins it; each caller
+        # waits only as long as its own deadline allows. So a caller with a short deadline
+        # neither fails the lookup for the others nor marks the backend as failed.
+        lookup = self._lookups.run(backend, lambda: self._fetch(backend))
+        remaining = deadline.remaining()
+        try:
+            fresh, _shared = await asyncio.wait_for(lookup, max(0.0, remaining)) \
+                if remaining is not None else await lookup
+        except asyncio.TimeoutError:
+            return None  # no cache for this call; the lookup goes on for the next ones
         return fresh
 
-    async def _fetch(self, backend: str, deadline: Deadline) -> str | None:
+    async def _fetch(self, backend: str) -> str | None:
         client = self._backends.get(backend)
         if client is None:
             return None
-        remaining = deadline.remaining()
-        limit = LOOKUP_TIMEOUT_S if remaining is None else min(remaining, LOOKUP_TIMEOUT_S)
         try:
-            listing = await client.list_models(Deadline.after(limit))
+            listing = await client.list_models(Deadline.after(LOOKUP_TIMEOUT_S))
         except BackendError as exc:
             log.debug("model versions of %s unknown: %s", backend, exc.message)
             self._failed_at[backend] = asyncio.get_running_loop().time()
