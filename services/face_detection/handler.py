@@ -14,7 +14,7 @@ from services.face_detection.budget import PixelBudget
 from services.face_detection.mtcnn import Infer, MtcnnDetector, MtcnnParams
 from services.face_detection.settings import FaceDetectionSettings
 from services.runtime.alignment import align_face
-from services.runtime.errors import InvalidInput, ModelNotInstalled
+from services.runtime.errors import InvalidInput, ModelNotInstalled, quoted
 from services.runtime.imaging import ImageLimits, decode_image, image_size
 from services.runtime.metrics import timed_stage
 from services.runtime.pool import ModelPool
@@ -143,7 +143,7 @@ class FaceDetectionHandler:
 
 def _check_options(params: DetectParams, settings: FaceDetectionSettings) -> None:
     if params.model not in DETECTORS:
-        raise InvalidInput(f"unknown detector {params.model!r}; choose one of {sorted(DETECTORS)}")
+        raise InvalidInput(f"unknown detector {quoted(params.model)}; choose one of {sorted(DETECTORS)}")
     low, high = MIN_FACE_RANGE
     if not low <= params.min_face_size <= high:
         raise InvalidInput(f"min_face_size must be between {low:g} and {high:g} pixels")

@@ -8,13 +8,31 @@ from __future__ import annotations
 
 import grpc
 
+# Status details travel in HTTP/2 trailers (8 KiB by default): an error quoting a caller's
+# megabyte-long string would break the reply, and fill the log.
+MAX_MESSAGE_CHARS = 1024
+MAX_QUOTED_CHARS = 64
+
+
+def quoted(value: object, limit: int = MAX_QUOTED_CHARS) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters with its length."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(str(value))} characters)"
+
+
+def capped(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    return message if len(message) <= limit else f"{message[:limit]}... (cut)"
+
 
 class XCloudError(Exception):
-    """Base of every error a caller is meant to see."""
+    """Base of every error a caller is meant to see; its message is capped in length."""
 
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
 
     def __init__(self, message: str, code: grpc.StatusCode | None = None):
+        message = capped(message)
         super().__init__(message)
         self.message = message
         if code is not None:

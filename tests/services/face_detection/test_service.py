@@ -154,3 +154,14 @@ async def test_metrics_endpoint_has_every_stage(server, stub, astronaut_jpeg):
                  "xcloud_grpc_inflight_requests", "xcloud_model_loaded"):
         assert name in text, name
     assert 'xcloud_grpc_requests_total{code="INVALID_ARGUMENT",method="Detect",service="face_detection"}' in text
+
+
+async def test_an_error_quotes_a_huge_caller_string_only_in_part(server, stub, astronaut_jpeg):
+    """Details ride in HTTP/2 trailers: a 100,000-character name echoed whole broke the reply."""
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.Detect(detect_request(astronaut_jpeg, model="x" * 100_000), timeout=30)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = raised.value.details()
+    assert "unknown detector 'xxx" in details and "(100000 characters)" in details
+    assert len(details) < 300
+    assert await health_status(server.address) == "SERVING"
