@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
+from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
 
 from services.face_attributes.app import FaceAttributesApp
+from services.face_attributes.handler import SAME_PERSON_DISTANCE, same_person_distance
 from services.face_attributes.parts import (
     EMBEDDING,
     EMBEDDINGS,
@@ -19,9 +21,11 @@ from services.face_attributes.parts import (
     Part,
     active_parts,
     decode_age,
+    decode_embedding,
 )
 from services.face_attributes.settings import FaceAttributesSettings
-from services.runtime.repository import ModelRepository
+from services.runtime.repository import ModelCard, ModelRepository
+from tests.gateway.helpers import metric
 from tests.services.face_attributes.support import astronaut_crop
 from tests.support.servers import health_status, running
 from xcloud.v1 import common_pb2, common_pb2_grpc, face_attributes_pb2_grpc
@@ -307,3 +311,38 @@ async def test_embedding_not_installed_is_its_status_while_attributes_answer(att
     assert not reply.embeddings
     assert reply.embedding_status.code == NOT_INSTALLED
     assert "not_built_yet is not installed" in reply.embedding_status.message
+
+
+async def test_an_embedding_on_a_part_model_shares_its_one_inference(attribute_models):
+    """The shared trunk's shape with a real model: when the embedding is read from the model and
+    framing of a part, Predict with the embedding runs that model once for every face."""
+    gender = next(p for p in PARTS if p.model == "gender_xcloud")
+    vector = Part("embedding", gender.model, gender.framing, gender.output, decode_embedding)
+    faces = three_faces()
+    config = settings()
+    async with running(FaceAttributesApp(config, [gender], vector), config) as live, \
+            grpc.aio.insecure_channel(live.address) as channel:
+        stub = face_attributes_pb2_grpc.FaceAttributesStub(channel)
+        before = metric("xcloud_batch_size_count", model=gender.model, version="1")
+        reply = await stub.Predict(fa.FaceAttributesRequest(
+            faces=[raw(f) for f in faces], with_embedding=True), timeout=60)
+        runs = metric("xcloud_batch_size_count", model=gender.model, version="1") - before
+        accurate = await stub.Embed(fa.FaceEmbeddingRequest(
+            faces=[raw(f) for f in faces], mode=fa.FACE_ATTRIBUTES_MODE_ACCURATE), timeout=60)
+    assert runs == 1  # three faces, attributes and embedding: one inference
+    for result, embedding in zip(reply.results, reply.embeddings):
+        assert max(embedding.values) == pytest.approx(result.gender.probability, abs=1e-6)
+        assert embedding.model.name == gender.model
+    for fast, slow in zip(reply.embeddings, accurate.embeddings):
+        # the mean of two probability pairs at their mean norm: a pair's norm is in [0.707, 1]
+        assert 0.7 < np.linalg.norm(slow.values) <= 1.0 + 1e-5
+        assert slow.values != pytest.approx(fast.values, abs=1e-6)
+
+
+def test_the_same_person_distance_is_the_cards_identity_threshold():
+    def card(**fields) -> ModelCard:
+        return ModelCard("m", "1", Path("."), fields)
+
+    assert same_person_distance(card(identity={"threshold": 0.83}, same_person_distance=0.6)) == 0.83
+    assert same_person_distance(card(same_person_distance=0.55)) == 0.55
+    assert same_person_distance(card()) == SAME_PERSON_DISTANCE
