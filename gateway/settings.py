@@ -1,10 +1,18 @@
 """Gateway settings: which backends serve which tasks, cache, timeouts, auth."""
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import logging
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+_KEY_LINE = re.compile(r"^(?:sha256:)?(?P<digest>[0-9a-fA-F]{64})\s+(?P<tenant>\S+)$")
 
 
 class BackendSettings(BaseModel):
@@ -98,10 +106,24 @@ class GatewaySettings(ServiceSettings):
     max_faces: int = Field(
         32, description="Per-face tasks run on at most this many faces (highest score first)."
     )
+    api_key_file: Path | None = Field(
+        None,
+        description='API keys as sha256 digests, one "<sha256 hex of the key> <tenant>" a line '
+        "(# comments); each key is bound to the tenant its calls act for. Make a line with "
+        "`printf %s KEY | sha256sum`. Keys from it join api_keys.",
+    )
     api_keys: list[str] = Field(
         [],
-        description='Static API keys; when non-empty every call needs "authorization: Bearer '
-        'KEY" or "x-api-key: KEY" metadata, else UNAUTHENTICATED.',
+        description='Static API keys (plain, or "sha256:<hex>" digests); when non-empty every '
+        'call needs "authorization: Bearer KEY" or "x-api-key: KEY" metadata, else '
+        "UNAUTHENTICATED. Prefer api_key_file: plain keys are hashed on load.",
+    )
+    api_rate_per_key: float = Field(
+        0.0, ge=0, description="Calls a second each API key may make (0 = unlimited); beyond, "
+        "RESOURCE_EXHAUSTED with retry-after-ms in the trailing metadata.",
+    )
+    api_burst_per_key: float = Field(
+        20.0, ge=1, description="Calls an API key may make at once above its rate.",
     )
     api_key_tenants: dict[str, str] = Field(
         {},
@@ -110,9 +132,39 @@ class GatewaySettings(ServiceSettings):
         'x-tenant-id metadata names the tenant.',
     )
 
+    @model_validator(mode="after")
+    def _load_key_file(self) -> GatewaySettings:
+        if self.api_key_file is not None:
+            keys, tenants = read_key_file(self.api_key_file)
+            self.api_keys = [*self.api_keys, *keys]
+            self.api_key_tenants = {**self.api_key_tenants, **tenants}
+        if not self.api_keys and self.host not in LOOPBACK:
+            log.warning("*** API keys are OFF on %s, which is not a loopback address: anyone "
+                        "who reaches this port is trusted, including the x-tenant-id they "
+                        "claim. Set api_key_file. ***", self.host)
+        return self
+
     def own_metrics_url(self) -> str:
         """metrics_url, else derived from host and port; "" when unknown (no metrics, or port
         0, where the real port is picked at bind time: set metrics_url to publish it)."""
         if self.metrics_url or not self.metrics_port:
             return self.metrics_url
         return f"http://{self.host}:{self.metrics_port}/metrics"
+
+
+def read_key_file(path: Path) -> tuple[list[str], dict[str, str]]:
+    """("sha256:<hex>" entries, entry -> tenant) from a key file; ValueError naming the line."""
+    keys: list[str] = []
+    tenants: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = _KEY_LINE.match(line)
+        if match is None:
+            raise ValueError(f"{path}:{number}: expected '<64 hex digits of sha256(key)> "
+                             "<tenant>' (the key itself never goes in this file)")
+        entry = f"sha256:{match['digest'].lower()}"
+        keys.append(entry)
+        tenants[entry] = match["tenant"]
+    return keys, tenants
