@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from models import modelcard
+from models.animal import export as animal_export
 from models.attributes import export as attributes_export
+from models.attributes import trunk
 from models.blazeface import export as blazeface_export
 from models.faceapi import export as faceapi_export
 from models.fine_grained import export as fine_grained_export
+from models.identity import export as identity_export
 from models.mobilenet import export as mobilenet_export
 from models.mtcnn import export as mtcnn_export
 from models.text_quality import export as text_quality_export
@@ -45,7 +48,10 @@ BUILDERS: list[ModelBuilder] = [
     ModelBuilder("mobilenet_v2_features", "1", mobilenet_export.build_features),
     ModelBuilder(fine_grained_export.FLOWERS17, "1", fine_grained_export.build_flowers17),
     ModelBuilder(text_quality_export.MTBDNN, "1", text_quality_export.build),
+    ModelBuilder(animal_export.NAME, "1", animal_export.build),
     *(ModelBuilder(name, "1", functools.partial(attributes_export.build, name)) for name in attributes_export.SPECS),
+    ModelBuilder(trunk.TRUNK, "1", trunk.build),
+    ModelBuilder(trunk.EMBEDDING, "1", identity_export.build),
 ]
 
 

@@ -2,7 +2,9 @@
 
 FACE collections take the aligned face crops the gateway (or FaceDetection with
 ``aligned_margin`` = SHARED_CROP_MARGIN) produces, and warp them into the framing the face
-model was trained on; GENERIC collections take encoded images and use the ImageNet centre crop.
+model was trained on; GENERIC collections take encoded images and use the ImageNet centre crop;
+ANIMAL collections take encoded images (optionally with the animal's box), squash the crop to
+the animal model's input and also describe it by SIFT keypoints for re-ranking (keypoints.py).
 """
 from __future__ import annotations
 
@@ -12,16 +14,21 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from services.animal_identity import animal_preprocess, keypoints
+from services.animal_identity.keypoints import LocalFeatures
+from services.animal_identity.rerank import Fusion
 from services.animal_identity.settings import AnimalIdentitySettings
 from services.fine_grained.preprocess import preprocess as imagenet_preprocess
 from services.runtime.alignment import SHARED_CROP_MARGIN, similarity_transform, template_for
-from services.runtime.errors import InvalidInput
+from services.runtime.errors import InvalidInput, ModelNotInstalled
 from services.runtime.imaging import ImageLimits, decode_image, rgb_from_raw
 from services.runtime.metrics import timed_stage
 from services.runtime.pool import ModelPool
 
-FACE, GENERIC = "face", "generic"
+FACE, GENERIC, ANIMAL = "face", "generic", "animal"
+Box = tuple[float, float, float, float]  # x_min, y_min, x_max, y_max in image pixels
 MIN_FACE_SIDE = 32  # below this the crop holds too little of the face to describe it
+MIN_ANIMAL_SIDE = 16  # opencows2020 keeps crops from 32 px; a box thinner than this is a mistake
 # face-api's descriptor is dlib's ResNet, trained on dlib "face chips": faces aligned onto dlib's
 # 5-point template (image_transforms/interpolation.h, get_face_chip_details) with padding around
 # it. Its eye centres (means of the eye-corner points) and nose base, in the unpadded chip's
@@ -46,6 +53,7 @@ class Payload:
 
     images: tuple[bytes, ...] = ()
     faces: tuple[RawFace, ...] = ()
+    boxes: tuple[Box | None, ...] = ()  # ANIMAL only: the animal in each image (None: whole)
 
     def __len__(self) -> int:
         return len(self.images) + len(self.faces)
@@ -55,7 +63,7 @@ class Payload:
 class KindSpec:
     kind: str
     model: str
-    threshold: float
+    threshold: float | None  # None: the model card's calibrated ``identity.threshold``
     payload: str  # the Payload field this kind takes
 
 
@@ -64,6 +72,7 @@ class Embeddings:
     vectors: np.ndarray  # (n, dimension) float32
     model: str
     version: str
+    local: tuple[LocalFeatures, ...] = ()  # ANIMAL: each image's keypoints, in the same order
 
 
 class Embedder:
@@ -74,7 +83,27 @@ class Embedder:
         self.kinds = {
             FACE: KindSpec(FACE, settings.face_model, settings.face_threshold, "faces"),
             GENERIC: KindSpec(GENERIC, settings.generic_model, settings.generic_threshold, "images"),
+            ANIMAL: KindSpec(ANIMAL, settings.animal_model, settings.animal_threshold, "images"),
         }
+
+    def _identity_card(self, kind: str) -> dict:
+        return self._pool.model(self.kinds[kind].model).card.card.get("identity", {})
+
+    def threshold(self, kind: str) -> float:
+        """The served same-subject distance: the setting, else the model card's calibration."""
+        spec = self.kinds[kind]
+        if spec.threshold is not None:
+            return spec.threshold
+        calibrated = self._identity_card(kind).get("threshold")
+        if calibrated is None:
+            raise ModelNotInstalled(f"model {spec.model} has no calibrated identity.threshold in "
+                                    f"its card; rebuild it (python -m models.build --force {spec.model})")
+        return float(calibrated)
+
+    def fusion(self, kind: str) -> Fusion | None:
+        """The re-ranking fusion of the kind's model card, None for kinds without re-ranking."""
+        found = self._identity_card(kind).get("fusion") if kind == ANIMAL else None
+        return None if found is None else Fusion(found["intercept"], found["distance"], found["inliers"])
 
     def model_of(self, kind: str) -> tuple[str, str, int]:
         """(name, version, dimension) of the model serving ``kind``; raises if not installed."""
@@ -87,16 +116,21 @@ class Embedder:
         _check_payload(spec, payload)
         name, version, _ = self.model_of(kind)
         with timed_stage("preprocess", name, version):
-            rows = await asyncio.to_thread(self._rows, kind, payload)
+            rows, local = await asyncio.to_thread(self._rows, kind, payload)
         # One row per request lets the batcher merge them with other callers' rows.
         outputs = await asyncio.gather(*(self._pool.infer(name, row[None], deadline) for row in rows))
         vectors = np.concatenate([out[0] for out in outputs]).astype(np.float32)
-        return Embeddings(vectors, name, version)
+        return Embeddings(vectors, name, version, local)
 
-    def _rows(self, kind: str, payload: Payload) -> list[np.ndarray]:
+    def _rows(self, kind: str, payload: Payload) -> tuple[list[np.ndarray], tuple[LocalFeatures, ...]]:
         if kind == FACE:
-            return [self._face_row(face) for face in payload.faces]
-        return [imagenet_preprocess(decode_image(image, self._limits))[0] for image in payload.images]
+            return [self._face_row(face) for face in payload.faces], ()
+        if kind == ANIMAL:
+            crops = [_animal_crop(decode_image(image, self._limits), box)
+                     for image, box in zip(payload.images, _boxes_of(payload))]
+            return ([animal_preprocess.preprocess(c)[0] for c in crops],
+                    tuple(keypoints.extract(c) for c in crops))
+        return [imagenet_preprocess(decode_image(image, self._limits))[0] for image in payload.images], ()
 
     def _face_row(self, face: RawFace) -> np.ndarray:
         crop = rgb_from_raw(face.width, face.height, face.rgb, self._limits)
@@ -123,9 +157,23 @@ def face_chip(crop: np.ndarray, padding: float, side: int) -> np.ndarray:
                           borderMode=cv2.BORDER_REPLICATE)
 
 
+def _boxes_of(payload: Payload) -> tuple[Box | None, ...]:
+    return payload.boxes or (None,) * len(payload.images)
+
+
+def _animal_crop(rgb: np.ndarray, box: Box | None) -> np.ndarray:
+    crop = animal_preprocess.crop_box(rgb, box)
+    if min(crop.shape[:2]) < MIN_ANIMAL_SIDE:
+        raise InvalidInput(f"the animal's box is {crop.shape[1]}x{crop.shape[0]} pixels inside the "
+                           f"image; it must be at least {MIN_ANIMAL_SIDE} on each side")
+    return crop
+
+
 def _check_payload(spec: KindSpec, payload: Payload) -> None:
     if len(payload) == 0:
         raise InvalidInput(f"no {spec.payload} given: a {spec.kind} collection takes {spec.payload}")
+    if payload.boxes and (spec.kind != ANIMAL or len(payload.boxes) != len(payload.images)):
+        raise InvalidInput("boxes are for ANIMAL collections only, one per image (or none)")
     wrong = "images" if spec.payload == "faces" else "faces"
     if getattr(payload, wrong):
         wanted = ("aligned face crops (RawImage) from FaceDetection" if spec.kind == FACE

@@ -24,32 +24,16 @@ from pgvector.psycopg import register_vector_async
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from services.animal_identity import local_store
+from services.animal_identity.keypoints import LocalFeatures
+from services.animal_identity.schema import (
+    BUMP_REVISION,
+    COLLECTION_COLUMNS,
+    MAX_DIMENSION,
+    SCHEMA,
+    SCHEMA_LOCK,
+)
 from services.runtime.errors import NotReady, XCloudError
-
-MAX_DIMENSION = 2000  # pgvector's HNSW limit for the vector type
-SCHEMA = """
-CREATE EXTENSION IF NOT EXISTS vector;
-CREATE TABLE IF NOT EXISTS gallery_collections (
-    id bigserial PRIMARY KEY,
-    tenant text NOT NULL,
-    name text NOT NULL,
-    kind text NOT NULL,
-    model text NOT NULL,
-    model_version text NOT NULL,
-    dimension integer NOT NULL CHECK (dimension BETWEEN 1 AND 2000),
-    revision bigint NOT NULL DEFAULT 0,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (tenant, name)
-);
--- galleries created before collections had revisions
-ALTER TABLE gallery_collections ADD COLUMN IF NOT EXISTS revision bigint NOT NULL DEFAULT 0"""
-COLLECTION_COLUMNS = "id, tenant, name, kind, model, model_version, dimension, revision"
-# Every change of a collection's contents bumps its revision in the same transaction, so a
-# cached answer keyed on the revision is never served after the gallery changed. Concurrent
-# writers to one collection queue on that row only for the end of their transactions.
-BUMP_REVISION = "UPDATE gallery_collections SET revision = revision + 1 WHERE id = %s"
-# Two services starting at once on a fresh database would race on CREATE EXTENSION.
-SCHEMA_LOCK = 0x7C10D0
 
 
 class NotFound(XCloudError):
@@ -96,6 +80,13 @@ class Neighbour:
     distance: float  # Euclidean (L2) distance to the subject's nearest enrolled embedding
 
 
+@dataclass(frozen=True)
+class ImageNeighbour:
+    subject: str
+    distance: float  # to this enrolled image's embedding
+    local: LocalFeatures | None  # its keypoints (collections with local features)
+
+
 class Gallery:
     def __init__(self, index: IndexParams = IndexParams(), pool_size: int = 8):
         self._index = index
@@ -134,8 +125,10 @@ class Gallery:
             yield conn
 
     async def create_collection(self, tenant: str, name: str, kind: str, model: str,
-                                model_version: str, dimension: int) -> Collection:
-        """The catalogue row, the vectors table and its indexes, in one transaction."""
+                                model_version: str, dimension: int,
+                                local_features: bool = False) -> Collection:
+        """The catalogue row, the vectors table and its indexes (and the keypoints table when
+        ``local_features``), in one transaction."""
         if not 1 <= dimension <= MAX_DIMENSION:
             raise ValueError(f"dimension {dimension} outside 1..{MAX_DIMENSION}")
         try:
@@ -150,6 +143,8 @@ class Gallery:
                     "embedding vector({d}) NOT NULL)").format(t=collection.table, d=dimension))
                 await conn.execute(sql.SQL("CREATE INDEX ON {t} (subject)").format(t=collection.table))
                 await conn.execute(self._hnsw_index(collection))
+                if local_features:
+                    await conn.execute(local_store.create(collection.table, collection.id))
         except psycopg.errors.UniqueViolation as exc:
             raise AlreadyExists(f"collection {name!r} already exists") from exc
         return collection
@@ -182,18 +177,25 @@ class Gallery:
                                   f"AND name = %s RETURNING {COLLECTION_COLUMNS}", (tenant, name))
             if row is None:
                 raise NotFound(f"collection {name!r} does not exist")
+            await conn.execute(local_store.drop(row[0]))  # it references the vectors table
             await conn.execute(sql.SQL("DROP TABLE {t}").format(t=Collection(*row).table))
         return Collection(*row)
 
-    async def enroll(self, collection: Collection, subject: str, vectors: np.ndarray) -> int:
-        """Add the vectors to the subject in one transaction; the subject's embeddings after it."""
+    async def enroll(self, collection: Collection, subject: str, vectors: np.ndarray,
+                     local: Sequence[LocalFeatures] = ()) -> int:
+        """Add the vectors (with their images' keypoints, when given) to the subject in one
+        transaction; the subject's embeddings after it."""
         _check_vectors(collection, vectors)
         rows = [(subject, v) for v in vectors.astype(np.float32)]
         async with _existing(collection), self._transaction() as conn:
-            async with conn.cursor() as cursor:
-                await cursor.executemany(
-                    sql.SQL("INSERT INTO {t} (subject, embedding) VALUES (%s, %s)").format(
-                        t=collection.table), rows)
+            if local:
+                await local_store.insert_with_vectors(conn, collection.table, collection.id, subject,
+                                                      vectors.astype(np.float32), local)
+            else:
+                async with conn.cursor() as cursor:
+                    await cursor.executemany(sql.SQL(
+                        "INSERT INTO {t} (subject, embedding) VALUES (%s, %s)").format(
+                            t=collection.table), rows)
             row = await _fetchone(conn, sql.SQL("SELECT count(*) FROM {t} WHERE subject = %s")
                                   .format(t=collection.table), (subject,))
             await conn.execute(BUMP_REVISION, (collection.id,))
@@ -214,6 +216,17 @@ class Gallery:
         async with _existing(collection), self._connection() as conn:
             cursor = await conn.execute(query, params)
             return [Neighbour(s, float(d)) for s, d in await cursor.fetchall()]
+
+    async def nearest_images(self, collection: Collection, vector: np.ndarray,
+                             count: int) -> list[ImageNeighbour]:
+        """The ``count`` nearest enrolled images (HNSW), nearest first, with their keypoints."""
+        _check_vectors(collection, vector[None])
+        query = local_store.nearest_images(collection.table, collection.id)
+        params = {"q": vector.astype(np.float32), "n": min(count, self._index.ef_search)}
+        async with _existing(collection), self._connection() as conn:
+            cursor = await conn.execute(query, params)
+            return [ImageNeighbour(s, float(d), local_store.features_of(p, k))
+                    for s, d, p, k in await cursor.fetchall()]
 
     async def distance_to(self, collection: Collection, subject: str, vector: np.ndarray) -> float:
         """Exact distance from the vector to the subject's nearest embedding."""

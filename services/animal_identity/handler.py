@@ -10,8 +10,9 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from services.animal_identity.embedding import Embedder, Embeddings, Payload
+from services.animal_identity.embedding import ANIMAL, Embedder, Embeddings, Payload
 from services.animal_identity.gallery import Collection, Gallery
+from services.animal_identity.rerank import ImageHit, rank_subjects
 from services.animal_identity.settings import AnimalIdentitySettings
 from services.runtime.errors import InvalidInput, ModelNotInstalled
 
@@ -39,6 +40,7 @@ class Match:
     distance: float
     score: float
     same_subject: bool
+    inliers: int = 0  # ANIMAL: local-feature inliers with the subject's best-matching image
 
 
 @dataclass(frozen=True)
@@ -84,13 +86,18 @@ class IdentityHandler:
             raise InvalidInput(f"collection kind must be one of {sorted(self._embedder.kinds)}")
         model, version, dimension = self._embedder.model_of(kind)
         collection = await self._gallery.create_collection(
-            _tenant(tenant), name, kind, model, version, dimension)
+            _tenant(tenant), name, kind, model, version, dimension, local_features=kind == ANIMAL)
         return self._info(collection)
 
     async def collection(self, tenant: str, name: str) -> CollectionInfo:
-        return self._info(await self._gallery.collection(_tenant(tenant), name))
+        return self._info(await self._lookup(tenant, name))
+
+    async def _lookup(self, tenant: str, name: str) -> Collection:
+        _check_name(name)  # a name no collection can have (NUL, spaces) is the caller's mistake
+        return await self._gallery.collection(_tenant(tenant), name)
 
     async def delete_collection(self, tenant: str, name: str) -> CollectionInfo:
+        _check_name(name)
         return self._info(await self._gallery.delete_collection(_tenant(tenant), name))
 
     async def list_collections(self, tenant: str) -> list[CollectionInfo]:
@@ -102,9 +109,9 @@ class IdentityHandler:
         if len(payload) > self._settings.max_images_per_enroll:
             raise InvalidInput(f"{len(payload)} images in one call; the limit is "
                                f"{self._settings.max_images_per_enroll}: enrol in several calls")
-        collection = await self._gallery.collection(_tenant(tenant), name)
+        collection = await self._lookup(tenant, name)
         embeddings = await self._embed(collection, payload, deadline)
-        total = await self._gallery.enroll(collection, subject, embeddings.vectors)
+        total = await self._gallery.enroll(collection, subject, embeddings.vectors, embeddings.local)
         return EnrollResult(len(embeddings.vectors), total, embeddings.model, embeddings.version)
 
     async def identify(self, tenant: str, name: str, payload: Payload, top_k: int = 0,
@@ -112,26 +119,44 @@ class IdentityHandler:
         top_k = top_k or DEFAULT_TOP_K
         if not 1 <= top_k <= self._settings.max_top_k:
             raise InvalidInput(f"top_k must be between 1 and {self._settings.max_top_k} (0 = {DEFAULT_TOP_K})")
-        collection = await self._gallery.collection(_tenant(tenant), name)
+        collection = await self._lookup(tenant, name)
         embeddings = await self._embed(collection, _single(payload), deadline)
-        found = await self._gallery.nearest(collection, embeddings.vectors[0], top_k)
         threshold = self._threshold(collection)
-        matches = [_match(n.subject, n.distance, threshold) for n in found]
+        if collection.kind == ANIMAL:
+            matches = await self._identify_animal(collection, embeddings, top_k)
+        else:
+            found = await self._gallery.nearest(collection, embeddings.vectors[0], top_k)
+            matches = [_match(n.subject, n.distance, threshold) for n in found]
         return IdentifyResult(matches, threshold, embeddings.model, embeddings.version)
+
+    async def _identify_animal(self, collection: Collection, embeddings: Embeddings,
+                               top_k: int) -> list[Match]:
+        """ANN shortlist, re-ranked by local features, scored by the fused probability."""
+        # several images per wanted subject, so subjects with many images crowd none out
+        found = await self._gallery.nearest_images(collection, embeddings.vectors[0], max(4 * top_k, 40))
+        hits = [ImageHit(n.subject, n.distance, n.local) for n in found]
+        query = embeddings.local[0] if self._settings.animal_rerank else None
+        ranked = rank_subjects(query, hits, self._embedder.fusion(ANIMAL), top_k)
+        return [Match(r.subject, r.distance, r.probability, r.probability >= 0.5, r.inliers)
+                for r in ranked]
 
     async def verify(self, tenant: str, name: str, subject: str, payload: Payload,
                      deadline: float | None = None) -> VerifyResult:
         _check_subject(subject)
-        collection = await self._gallery.collection(_tenant(tenant), name)
+        collection = await self._lookup(tenant, name)
         embeddings = await self._embed(collection, _single(payload), deadline)
         distance = await self._gallery.distance_to(collection, subject, embeddings.vectors[0])
         threshold = self._threshold(collection)
         match = _match(subject, distance, threshold)
+        if collection.kind == ANIMAL:  # the fused probability without local features
+            p = self._embedder.fusion(ANIMAL).probability(distance, 0)
+            match = Match(subject, distance, p, p >= 0.5)
         return VerifyResult(match, threshold, embeddings.model, embeddings.version)
 
     async def delete_subject(self, tenant: str, name: str, subject: str) -> tuple[int, CollectionInfo]:
         """Embeddings deleted, and the collection they were deleted from."""
-        collection = await self._gallery.collection(_tenant(tenant), name)
+        _check_subject(subject)
+        collection = await self._lookup(tenant, name)
         return await self._gallery.delete_subject(collection, subject), self._info(collection)
 
     async def list_subjects(self, tenant: str, name: str, page_size: int = 0,
@@ -139,7 +164,7 @@ class IdentityHandler:
         page_size = page_size or DEFAULT_PAGE_SIZE
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidInput(f"page_size must be between 1 and {MAX_PAGE_SIZE} (0 = {DEFAULT_PAGE_SIZE})")
-        collection = await self._gallery.collection(_tenant(tenant), name)
+        collection = await self._lookup(tenant, name)
         # one row more than asked tells whether another page follows
         rows = await self._gallery.subjects(collection, page_size + 1, _decode_token(page_token))
         page = rows[:page_size]
@@ -158,7 +183,7 @@ class IdentityHandler:
         return embeddings
 
     def _threshold(self, collection: Collection) -> float:
-        return self._embedder.kinds[collection.kind].threshold
+        return self._embedder.threshold(collection.kind)
 
     def _info(self, c: Collection) -> CollectionInfo:
         return CollectionInfo(c.name, c.kind, c.model, c.model_version, c.dimension,
@@ -188,8 +213,10 @@ def _check_name(name: str) -> None:
 
 
 def _check_subject(subject: str) -> None:
-    if not subject or len(subject) > MAX_SUBJECT_LENGTH:
-        raise InvalidInput(f"subject must be 1-{MAX_SUBJECT_LENGTH} characters")
+    # PostgreSQL text cannot hold NUL, and control characters in an id are always a mistake
+    if not subject or len(subject) > MAX_SUBJECT_LENGTH or not subject.isprintable():
+        raise InvalidInput(f"subject must be 1-{MAX_SUBJECT_LENGTH} printable characters "
+                           f"(no NUL or other control characters), got {subject!r}")
 
 
 def _encode_token(subject: str) -> str:
@@ -198,6 +225,9 @@ def _encode_token(subject: str) -> str:
 
 def _decode_token(token: str) -> str:
     try:
-        return base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+        subject = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidInput("page_token is not one this service issued; start from an empty token") from exc
+    if not subject.isprintable():
+        raise InvalidInput("page_token is not one this service issued; start from an empty token")
+    return subject

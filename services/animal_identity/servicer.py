@@ -45,7 +45,7 @@ class AnimalIdentityServicer(animal_identity_pb2_grpc.AnimalIdentityServicer):
         return pb.ListCollectionsResponse(collections=[converters.collection_to_proto(c) for c in found])
 
     async def Enroll(self, request, context):
-        payload = converters.payload_from_proto(request.images, request.faces)
+        payload = converters.payload_from_proto(request.images, request.faces, request.boxes)
         result = await self._handler.enroll(self._tenant(context), request.collection,
                                             request.subject, payload, deadline_of(context))
         return converters.enroll_to_proto(result)

@@ -43,6 +43,14 @@ class AnimalIdentitySettings(ServiceSettings):
         0.5, description="Distance between L2-normalised generic embeddings below which two "
         "images are taken for the same subject (not calibrated on identities: see the proto).",
     )
+    animal_model: str = Field(
+        "animal_reid_mobilenet_v2", description="Embedding model of ANIMAL collections.")
+    animal_threshold: float | None = Field(
+        None, description="Same-animal distance of ANIMAL collections with no local-feature "
+        "match; None: the model card's calibrated value (identity.threshold).")
+    animal_rerank: bool = Field(
+        True, description="Re-rank ANIMAL Identify answers by SIFT keypoints + RANSAC inliers "
+        "fused with the global distance (rerank.py); False: global distance only.")
     hnsw_m: int = Field(16, description="HNSW graph degree of new collections' indexes.")
     hnsw_ef_construction: int = Field(
         128, description="HNSW build beam of new collections' indexes (128: recall@1 0.994 at "

@@ -22,6 +22,7 @@ DATA_ENV = "XCLOUD_DATA"
 KEYWORD_STYLE = {"data", "as_json", "limit"}
 EVALUATIONS: dict[str, str] = {
     "age": "models.evaluation.age:main",
+    "animal-identity": "models.evaluation.animal_identity:main",
     "beauty": "models.evaluation.beauty:main",
     "blazeface": "models.evaluation.blazeface:main",
     "content-quality": "models.evaluation.content_quality:main",

@@ -13,9 +13,11 @@ class CollectionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COLLECTION_KIND_UNSPECIFIED: _ClassVar[CollectionKind]
     COLLECTION_KIND_FACE: _ClassVar[CollectionKind]
     COLLECTION_KIND_GENERIC: _ClassVar[CollectionKind]
+    COLLECTION_KIND_ANIMAL: _ClassVar[CollectionKind]
 COLLECTION_KIND_UNSPECIFIED: CollectionKind
 COLLECTION_KIND_FACE: CollectionKind
 COLLECTION_KIND_GENERIC: CollectionKind
+COLLECTION_KIND_ANIMAL: CollectionKind
 
 class Collection(_message.Message):
     __slots__ = ("name", "kind", "model", "dimension", "threshold", "revision")
@@ -82,16 +84,18 @@ class ListCollectionsResponse(_message.Message):
     def __init__(self, collections: _Optional[_Iterable[_Union[Collection, _Mapping]]] = ...) -> None: ...
 
 class EnrollRequest(_message.Message):
-    __slots__ = ("collection", "subject", "images", "faces")
+    __slots__ = ("collection", "subject", "images", "faces", "boxes")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     FACES_FIELD_NUMBER: _ClassVar[int]
+    BOXES_FIELD_NUMBER: _ClassVar[int]
     collection: str
     subject: str
     images: _containers.RepeatedCompositeFieldContainer[_common_pb2.Image]
     faces: _containers.RepeatedCompositeFieldContainer[_common_pb2.RawImage]
-    def __init__(self, collection: _Optional[str] = ..., subject: _Optional[str] = ..., images: _Optional[_Iterable[_Union[_common_pb2.Image, _Mapping]]] = ..., faces: _Optional[_Iterable[_Union[_common_pb2.RawImage, _Mapping]]] = ...) -> None: ...
+    boxes: _containers.RepeatedCompositeFieldContainer[_common_pb2.BoundingBox]
+    def __init__(self, collection: _Optional[str] = ..., subject: _Optional[str] = ..., images: _Optional[_Iterable[_Union[_common_pb2.Image, _Mapping]]] = ..., faces: _Optional[_Iterable[_Union[_common_pb2.RawImage, _Mapping]]] = ..., boxes: _Optional[_Iterable[_Union[_common_pb2.BoundingBox, _Mapping]]] = ...) -> None: ...
 
 class EnrollResponse(_message.Message):
     __slots__ = ("enrolled", "subject_embeddings", "model")
@@ -104,28 +108,32 @@ class EnrollResponse(_message.Message):
     def __init__(self, enrolled: _Optional[int] = ..., subject_embeddings: _Optional[int] = ..., model: _Optional[_Union[_common_pb2.ModelInfo, _Mapping]] = ...) -> None: ...
 
 class Match(_message.Message):
-    __slots__ = ("subject", "distance", "score", "same_subject")
+    __slots__ = ("subject", "distance", "score", "same_subject", "inliers")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     SAME_SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    INLIERS_FIELD_NUMBER: _ClassVar[int]
     subject: str
     distance: float
     score: float
     same_subject: bool
-    def __init__(self, subject: _Optional[str] = ..., distance: _Optional[float] = ..., score: _Optional[float] = ..., same_subject: _Optional[bool] = ...) -> None: ...
+    inliers: int
+    def __init__(self, subject: _Optional[str] = ..., distance: _Optional[float] = ..., score: _Optional[float] = ..., same_subject: _Optional[bool] = ..., inliers: _Optional[int] = ...) -> None: ...
 
 class IdentifyRequest(_message.Message):
-    __slots__ = ("collection", "image", "face", "top_k")
+    __slots__ = ("collection", "image", "face", "top_k", "box")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     FACE_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
+    BOX_FIELD_NUMBER: _ClassVar[int]
     collection: str
     image: _common_pb2.Image
     face: _common_pb2.RawImage
     top_k: int
-    def __init__(self, collection: _Optional[str] = ..., image: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., face: _Optional[_Union[_common_pb2.RawImage, _Mapping]] = ..., top_k: _Optional[int] = ...) -> None: ...
+    box: _common_pb2.BoundingBox
+    def __init__(self, collection: _Optional[str] = ..., image: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., face: _Optional[_Union[_common_pb2.RawImage, _Mapping]] = ..., top_k: _Optional[int] = ..., box: _Optional[_Union[_common_pb2.BoundingBox, _Mapping]] = ...) -> None: ...
 
 class IdentifyResponse(_message.Message):
     __slots__ = ("matches", "model", "threshold")
@@ -138,16 +146,18 @@ class IdentifyResponse(_message.Message):
     def __init__(self, matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., model: _Optional[_Union[_common_pb2.ModelInfo, _Mapping]] = ..., threshold: _Optional[float] = ...) -> None: ...
 
 class VerifyRequest(_message.Message):
-    __slots__ = ("collection", "subject", "image", "face")
+    __slots__ = ("collection", "subject", "image", "face", "box")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     FACE_FIELD_NUMBER: _ClassVar[int]
+    BOX_FIELD_NUMBER: _ClassVar[int]
     collection: str
     subject: str
     image: _common_pb2.Image
     face: _common_pb2.RawImage
-    def __init__(self, collection: _Optional[str] = ..., subject: _Optional[str] = ..., image: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., face: _Optional[_Union[_common_pb2.RawImage, _Mapping]] = ...) -> None: ...
+    box: _common_pb2.BoundingBox
+    def __init__(self, collection: _Optional[str] = ..., subject: _Optional[str] = ..., image: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., face: _Optional[_Union[_common_pb2.RawImage, _Mapping]] = ..., box: _Optional[_Union[_common_pb2.BoundingBox, _Mapping]] = ...) -> None: ...
 
 class VerifyResponse(_message.Message):
     __slots__ = ("same_subject", "distance", "threshold", "score", "model")

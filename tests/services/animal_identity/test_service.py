@@ -194,9 +194,10 @@ async def test_bad_requests_get_statuses_a_caller_can_act_on(identity_stub, face
             assert (number, await status_of(call)) == (number, code)
 
 
-async def test_both_models_are_listed(identity_server):
+async def test_every_kinds_model_is_listed(identity_server):
     async with grpc.aio.insecure_channel(identity_server.address) as channel:
         reply = await common_pb2_grpc.ModelRepositoryStub(channel).ListModels(
             common_pb2.ListModelsRequest(), timeout=30)
     assert {(m.model.name, m.installed) for m in reply.models} == {
-        ("faceapi_recognition", True), ("mobilenet_v2_features", True)}
+        ("faceapi_recognition", True), ("mobilenet_v2_features", True),
+        ("animal_reid_mobilenet_v2", True)}
