@@ -122,10 +122,10 @@ class FaceAttributesHandler:
         embed = active_parts(self.embeddings, installed)[0] if embedding else None
         wanted = [*parts, *([embed] if embed else [])]
         views = list(dict.fromkeys((p.model, p.framing) for p in wanted if p.model in installed))
-        vectors = {embed.output} if embed else set()
+        embed_view = (embed.model, embed.framing) if embed else None
         runs = await asyncio.gather(
-            *(self._infer(m, f, crops, accurate, deadline, vectors if embed and
-                          (m, f) == (embed.model, embed.framing) else set()) for m, f in views),
+            *(self._infer(m, f, crops, accurate, deadline,
+                          {embed.output} if (m, f) == embed_view else set()) for m, f in views),
             return_exceptions=True)
         by_view: dict[tuple[str, Framing], Run] = dict(zip(views, runs))
         results = [Attributes([self._outcome(p, by_view.get((p.model, p.framing)), i)
