@@ -11,6 +11,7 @@ import grpc
 
 from services.runtime import metrics
 from services.runtime.errors import Overloaded, XCloudError
+from services.runtime.tls import check_peer
 
 log = logging.getLogger(__name__)
 REQUEST_ID_KEY = "x-request-id"
@@ -72,9 +73,11 @@ def _size_of(request) -> int:
 class ServingInterceptor(grpc.aio.ServerInterceptor):
     """Wraps every unary RPC of the XCloud services (grpc.* infrastructure RPCs pass through)."""
 
-    def __init__(self, service: str, admission: Admission | None = None):
+    def __init__(self, service: str, admission: Admission | None = None,
+                 allowed_peers: frozenset[str] = frozenset()):
         self._service = service
         self._admission = admission or Admission(1 << 30, 1 << 62)
+        self._allowed_peers = allowed_peers
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -89,7 +92,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
         )
 
     def _wrap(self, behaviour, method: str):
-        service, admission = self._service, self._admission
+        service, admission, allowed = self._service, self._admission, self._allowed_peers
 
         async def handle(request, context: grpc.aio.ServicerContext):
             request_id = request_id_of(context)
@@ -99,6 +102,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
             metrics.RPC_INFLIGHT.labels(service).inc()
             size, admitted = _size_of(request), False
             try:
+                check_peer(context, allowed)
                 admission.admit(size)
                 admitted = True
                 return await behaviour(request, context)

@@ -20,6 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from services.runtime.interceptors import Admission, ServingInterceptor
 from services.runtime.metrics import start_metrics_server
 from services.runtime.settings import ServiceSettings
+from services.runtime.tls import server_credentials
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ class RunningServer:
         self.settings = settings
         self.admission = Admission(settings.max_concurrent_rpcs, settings.max_inflight_bytes)
         self.server = grpc.aio.server(
-            interceptors=[ServingInterceptor(app.name, self.admission)],
+            interceptors=[ServingInterceptor(app.name, self.admission,
+                                             frozenset(settings.tls_client_names))],
             options=grpc_options(settings),
         )
         self.health = health.aio.HealthServicer()
@@ -62,7 +64,10 @@ class RunningServer:
 
     async def start(self) -> None:
         self._register()
-        self.port = self.server.add_insecure_port(f"{self.settings.host}:{self.settings.port}")
+        target = f"{self.settings.host}:{self.settings.port}"
+        credentials = server_credentials(self.settings)
+        self.port = (self.server.add_secure_port(target, credentials) if credentials
+                     else self.server.add_insecure_port(target))
         if self.port == 0:
             raise RuntimeError(f"could not bind {self.settings.host}:{self.settings.port}")
         # grpc's health servicer answers SERVING for "" from birth: say NOT_SERVING until the

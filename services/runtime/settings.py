@@ -50,6 +50,20 @@ class ServiceSettings(BaseSettings):
         description="Request bytes of the calls handled at once; beyond, RESOURCE_EXHAUSTED "
         "(one call is always admitted alone, up to max_message_bytes).",
     )
+    tls_cert_file: Path | None = Field(
+        None, description="PEM certificate chain of this server; with tls_key_file, the port "
+        "speaks TLS only (None: plaintext, for a trusted network or local runs).",
+    )
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
+    tls_client_ca_file: Path | None = Field(
+        None, description="PEM CA bundle: when set, every client must present a certificate "
+        "it signed (mutual TLS; the services behind the gateway accept only the gateway).",
+    )
+    tls_client_names: list[str] = Field(
+        [], description="With tls_client_ca_file: the certificate names (CN or DNS SAN) "
+        "allowed to call, e.g. [\"xcloud-gateway\"]; others get PERMISSION_DENIED. Empty: "
+        "any certificate of that CA.",
+    )
     drain_seconds: float = Field(
         5.0, description="On SIGTERM: time in-flight calls get to finish after readiness flips."
     )
