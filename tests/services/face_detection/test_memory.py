@@ -16,12 +16,13 @@ from tests.support.servers import running
 from xcloud.v1 import common_pb2, face_detection_pb2_grpc
 from xcloud.v1 import face_detection_pb2 as fd
 
-SIDE = 4104  # 16.84 Mpx: 255 * pixels passes 2**32, where the running sums wrap
+SIDE = 4404  # 19.4 Mpx of bright pixels: the running sums pass 2**32 and wrap
 
 
 @pytest.mark.slow
 def test_the_integral_of_a_huge_image_is_exact_and_twelve_bytes_a_pixel():
-    rgb = np.random.default_rng(7).integers(0, 256, (SIDE, SIDE, 3), dtype=np.uint8)
+    rgb = np.random.default_rng(7).integers(200, 256, (SIDE, SIDE, 3), dtype=np.uint8)
+    assert rgb[..., 0].sum(dtype=np.uint64) > 2**32  # so the corner below is past the wrap
     tracemalloc.start()
     try:
         sampler = AreaSampler(rgb)
@@ -38,8 +39,8 @@ def test_the_integral_of_a_huge_image_is_exact_and_twelve_bytes_a_pixel():
     cells = rgb[y0:, x0:].reshape(12, 40, 24, 40, 3).astype(np.float64).mean(axis=(1, 3))
     want = ((cells.astype(np.float32) - NORM_MEAN) * NORM_SCALE).transpose(2, 0, 1)
     np.testing.assert_allclose(got, want, atol=1e-6)
-    whole = sampler.resample(0, SIDE, 0, SIDE, 12, 12)  # cells of 117 k pixels each
-    means = rgb.reshape(12, 342, 12, 342, 3).astype(np.float64).mean(axis=(1, 3))
+    whole = sampler.resample(0, SIDE, 0, SIDE, 12, 12)  # cells of 135 k pixels each
+    means = rgb.reshape(12, 367, 12, 367, 3).astype(np.float64).mean(axis=(1, 3))
     np.testing.assert_allclose(whole, ((means.astype(np.float32) - NORM_MEAN) * NORM_SCALE)
                                .transpose(2, 0, 1), atol=1e-6)
 
