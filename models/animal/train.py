@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from models.animal import data, features, fusion
-from models.animal.head import EmbeddingHead, TrainConfig, embed, save, train_head
+from models.animal.head import EmbeddingHead, TrainConfig, embed, load, save, train_head
 from models.animal.protocol import rank_k, subject_distances
 from models.evaluation.datasets import data_root
 
@@ -75,14 +75,27 @@ def train(root: Path, sets: tuple[str, ...], groups, config: TrainConfig,
     return train_head(x, y, config, log=print)
 
 
+def recalibrate(root: Path, config: TrainConfig) -> int:
+    head, groups, record = load()
+    held_out = set(fusion.held_out_cows(root))
+    record["fusion"] = fusion.calibrate(root, groups, train(root, TRAIN_SETS["both"], groups, config, held_out))
+    print(json.dumps(record["fusion"]))
+    save(head, groups, {k: v for k, v in record.items() if k != "groups"})
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--groups", choices=sorted(GROUP_OPTIONS), default="pooled")
     parser.add_argument("--runs", action="store_true", help="cross-dataset runs too")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="keep the committed head, refit only its fusion calibration")
     args = parser.parse_args(argv)
     root, groups, config = data_root(args.data), GROUP_OPTIONS[args.groups], TrainConfig()
     torch.set_num_threads(1)  # 2 shared cores: a second thread only spins
+    if args.recalibrate:
+        return recalibrate(root, config)
     runs = {}
     for run in (("holstein", "opencows") if args.runs else ()):
         runs[f"train_{run}_only"] = global_figures(root, train(root, TRAIN_SETS[run], groups, config), groups)

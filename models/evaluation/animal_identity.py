@@ -46,7 +46,7 @@ def figures(gallery: Embeddings, labels: list[str], queries: Embeddings, truth: 
         ranked = rank_subjects(queries.local[n] if rerank else None, hits, fusion, 5)
         hits1 += ranked[0].subject == truth[n]
         hits5 += truth[n] in {r.subject for r in ranked}
-        accepted_wrong += ranked[0].subject != truth[n] and ranked[0].probability >= 0.5
+        accepted_wrong += ranked[0].subject != truth[n] and fusion.same(ranked[0].probability)
     count = len(truth)
     return {"rank1": hits1 / count, "rank5": hits5 / count, "false_accept": accepted_wrong / count,
             "queries": count}

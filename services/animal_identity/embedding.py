@@ -103,7 +103,8 @@ class Embedder:
     def fusion(self, kind: str) -> Fusion | None:
         """The re-ranking fusion of the kind's model card, None for kinds without re-ranking."""
         found = self._identity_card(kind).get("fusion") if kind == ANIMAL else None
-        return None if found is None else Fusion(found["intercept"], found["distance"], found["inliers"])
+        return None if found is None else Fusion(found["intercept"], found["distance"], found["inliers"],
+                                                 found.get("accept", 0.5))
 
     def model_of(self, kind: str) -> tuple[str, str, int]:
         """(name, version, dimension) of the model serving ``kind``; raises if not installed."""

@@ -136,8 +136,9 @@ class IdentityHandler:
         found = await self._gallery.nearest_images(collection, embeddings.vectors[0], max(4 * top_k, 40))
         hits = [ImageHit(n.subject, n.distance, n.local) for n in found]
         query = embeddings.local[0] if self._settings.animal_rerank else None
-        ranked = rank_subjects(query, hits, self._embedder.fusion(ANIMAL), top_k)
-        return [Match(r.subject, r.distance, r.probability, r.probability >= 0.5, r.inliers)
+        fusion = self._embedder.fusion(ANIMAL)
+        ranked = rank_subjects(query, hits, fusion, top_k)
+        return [Match(r.subject, r.distance, r.probability, fusion.same(r.probability), r.inliers)
                 for r in ranked]
 
     async def verify(self, tenant: str, name: str, subject: str, payload: Payload,
@@ -149,8 +150,9 @@ class IdentityHandler:
         threshold = self._threshold(collection)
         match = _match(subject, distance, threshold)
         if collection.kind == ANIMAL:  # the fused probability without local features
-            p = self._embedder.fusion(ANIMAL).probability(distance, 0)
-            match = Match(subject, distance, p, p >= 0.5)
+            fusion = self._embedder.fusion(ANIMAL)
+            p = fusion.probability(distance, 0)
+            match = Match(subject, distance, p, fusion.same(p))
         return VerifyResult(match, threshold, embeddings.model, embeddings.version)
 
     async def delete_subject(self, tenant: str, name: str, subject: str) -> tuple[int, CollectionInfo]:

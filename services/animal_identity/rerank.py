@@ -6,8 +6,10 @@ Fusion rule (one logistic model, fitted on training data by ``models.animal.fusi
 
 where ``distance`` is the global embedding distance to the subject's nearest enrolled image and
 ``inliers`` the most RANSAC inliers between the query and any of the subject's shortlisted
-images. Subjects are ordered by p; ``same_subject`` is p >= 0.5. With no inliers the rule
-reduces to distance < -a / b, the distance threshold a collection reports.
+images. Subjects are ordered by p; ``same_subject`` is p >= ``accept``, the probability at
+which at most 1 % of held-out training queries accepted a wrong top subject (0.5 at least).
+With no inliers the rule reduces to distance < (logit(accept) - a) / b, the distance
+threshold a collection reports.
 """
 from __future__ import annotations
 
@@ -26,15 +28,19 @@ class Fusion:
     intercept: float
     distance: float  # coefficient of the global distance (negative)
     inliers: float  # coefficient of log(1 + inliers) (positive)
+    accept: float = 0.5  # probability from which a subject is the same animal
 
     def probability(self, distance: float, inlier_count: int) -> float:
         z = self.intercept + self.distance * distance + self.inliers * math.log1p(inlier_count)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
+    def same(self, probability: float) -> bool:
+        return probability >= self.accept
+
     @property
     def distance_threshold(self) -> float:
-        """The distance at which p = 0.5 when no local feature matches."""
-        return -self.intercept / self.distance
+        """The distance at which p = accept when no local feature matches."""
+        return (math.log(self.accept / (1.0 - self.accept)) - self.intercept) / self.distance
 
 
 @dataclass(frozen=True)

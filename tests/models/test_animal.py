@@ -2,6 +2,7 @@
 metric-learning head on data it must separate, the feature layout the exported graph indexes."""
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def test_local_features_rank_the_same_cow_above_another_at_equal_global_distance
     cows = sorted(p.name for p in (OPENCOWS / "train").iterdir())[:6]
     for i, cow in enumerate(cows):
         other = cows[(i + 1) % len(cows)]
-        query = local_of(sorted((OPENCOWS / "test" / cow).iterdir())[0])
+        query = local_of(min((OPENCOWS / "test" / cow).iterdir()))
         hits = [ImageHit(subject, 0.8, local_of(path)) for subject in (other, cow)
                 for path in sorted((OPENCOWS / "train" / subject).iterdir())[:3]]
         ranked = rerank(query, hits, FUSION, shortlist=2, per_subject=3)
@@ -41,7 +42,7 @@ def test_local_features_rank_the_same_cow_above_another_at_equal_global_distance
 
 @needs_opencows
 def test_local_features_survive_storage_and_match_themselves_best():
-    path = sorted((OPENCOWS / "train" / "001").iterdir())[0]
+    path = min((OPENCOWS / "train" / "001").iterdir())
     found = local_of(path)
     assert len(found) >= 20 and found.descriptors.dtype == np.uint8
     again = LocalFeatures.from_bytes(*found.to_bytes())
@@ -81,5 +82,5 @@ def test_the_arcface_head_separates_individuals_it_never_saw():
 def test_feature_groups_tile_the_feature_row():
     spans = sorted(features.FEATURE_GROUPS.values())
     assert spans[0][0] == 0 and spans[-1][1] == features.FEATURE_DIM
-    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
     assert len(features.columns(["gap18", "grid18"])) == 1280 * 5

@@ -2,6 +2,7 @@
 the keypoints table in a real PostgreSQL."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -36,8 +37,10 @@ async def cow_gallery(identity_stub) -> str:
     return name
 
 
-async def test_cows_never_seen_in_training_are_identified(identity_stub, cow_gallery):
+async def test_cows_never_seen_in_training_are_identified(identity_stub, cow_gallery, identity_models):
     queries = [(cow, images[0]) for cow, images in images_of(HOLSTEIN / "query").items()]
+    accept = json.loads((identity_models / "animal_reid_mobilenet_v2" / "1" / "model.json").read_text()
+                        )["identity"]["fusion"]["accept"]
     right = within_three = 0
     for cow, image in queries:
         reply = await identity_stub.Identify(pb.IdentifyRequest(collection=cow_gallery, image=image,
@@ -45,7 +48,7 @@ async def test_cows_never_seen_in_training_are_identified(identity_stub, cow_gal
         assert len(reply.matches) == 3 and reply.model.name == "animal_reid_mobilenet_v2"
         scores = [m.score for m in reply.matches]
         assert scores == sorted(scores, reverse=True)  # most likely first
-        assert all(m.same_subject == (m.score >= 0.5) for m in reply.matches)
+        assert all(m.same_subject == (m.score >= accept) for m in reply.matches)
         right += reply.matches[0].subject == cow
         within_three += cow in {m.subject for m in reply.matches}
     # chance is 1/10 and 3/10; the measured open-set rank-1 is in docs/models.md
