@@ -127,8 +127,7 @@ class Gallery:
     async def create_collection(self, tenant: str, name: str, kind: str, model: str,
                                 model_version: str, dimension: int,
                                 local_features: bool = False) -> Collection:
-        """The catalogue row, the vectors table and its indexes (and the keypoints table when
-        ``local_features``), in one transaction."""
+        """Catalogue row, vectors table, its indexes (+ keypoints table), in one transaction."""
         if not 1 <= dimension <= MAX_DIMENSION:
             raise ValueError(f"dimension {dimension} outside 1..{MAX_DIMENSION}")
         try:
@@ -183,8 +182,7 @@ class Gallery:
 
     async def enroll(self, collection: Collection, subject: str, vectors: np.ndarray,
                      local: Sequence[LocalFeatures] = ()) -> int:
-        """Add the vectors (with their images' keypoints, when given) to the subject in one
-        transaction; the subject's embeddings after it."""
+        """Add the vectors (and their images' keypoints) in one transaction; returns the count."""
         _check_vectors(collection, vectors)
         rows = [(subject, v) for v in vectors.astype(np.float32)]
         async with _existing(collection), self._transaction() as conn:
