@@ -20,12 +20,12 @@ import onnxruntime as ort
 
 from models.attributes import data
 from models.attributes.export import GENDER, RACE, WEIGHTS_DIR
-from models.attributes.features import face_crop, nets_of, to_input
+from models.attributes.features import face_crop, nets_of, to_input, width
 from models.attributes.heads import logistic
 from models.attributes.linear import LinearHead
-from models.attributes.pipeline import Log, SetFeatures, set_features
-from models.attributes.train_beauty import scut_features
+from models.attributes.pipeline import Log, SetFeatures, set_features, utk_set_features
 from models.evaluation.datasets import UTK_TEST_SHARE, data_root, utk_is_test
+from models.evaluation.fairness import group_table
 from models.faceapi.evaluation import UTKFACE_PAD
 from services.face_attributes.parts import AGE_GENDER_FRAMING
 from services.runtime.imaging import decode_image
@@ -49,6 +49,9 @@ class Task:
 FACE_GROUPS = ("recognition.pooled", "recognition.grid", "recognition.descriptor",
                "xception.pooled", "xception.grid", "faceres.full", "faceres.face")
 UTK_NETS = nets_of(FACE_GROUPS)  # the nets the race and gender heads read
+# Training rows per race (White 3.9k, Black 3.3k, Asian 1.7k, Indian 1.6k, Others 1.0k in the
+# training part): a cap that balances the head and keeps the feature extraction to ~1.7k faces (2 shared cores).
+UTK_PER_RACE = 350
 TASKS = {
     "race": Task("race", RACE, data.UTK_RACES, FACE_GROUPS),
     "gender": Task("gender", GENDER, data.GENDERS, FACE_GROUPS),
@@ -69,24 +72,32 @@ class Sets:
     scut_test: np.ndarray
 
 
-def load_sets(root: Path, log: Log = print, limit: int | None = None) -> Sets:
-    """Single-view features (the race and gender graphs take no mirror image). With ``limit``,
-    only the first ``limit`` images of each test part (a quick check; nothing to train on)."""
-    utk, scut = data.utkface(root), data.scut(root)
-    utk_test = np.flatnonzero([utk_is_test(p) for p in utk.paths])
-    utk_train = np.setdiff1d(np.arange(len(utk.paths)), utk_test)
+def utk_sets(root: Path, log: Log = print, limit: int | None = None
+             ) -> tuple[SetFeatures, np.ndarray, np.ndarray]:
+    """UTKFace's features with its training rows (at most ``UTK_PER_RACE`` per race) and test
+    rows; with ``limit``, only the first ``limit`` test rows and no training rows."""
+    utk = data.utkface(root)
+    is_test = np.array([utk_is_test(p) for p in utk.paths])
+    test = np.flatnonzero(is_test)
+    train = data.balanced(utk, np.flatnonzero(~is_test), UTK_PER_RACE)
+    if limit is not None:  # detect only what is evaluated
+        utk, test, train = utk.subset(test[:limit]), np.arange(min(limit, len(test))), np.arange(0)
+    return utk_set_features(utk, train, test, UTKFACE_PAD, log=log), train, test
+
+
+def load_sets(root: Path, log: Log = print, limit: int | None = None, scut: bool = True) -> Sets:
+    """Single-view features (the served graph takes no mirror image). With ``limit``, only the
+    first ``limit`` images of each test part (a quick check; nothing to train on). Without
+    ``scut``, SCUT-FBP5500 is left out (its parts empty, its figures NaN)."""
+    utk_features, utk_train, utk_test = utk_sets(root, log, limit)
+    every = data.scut(root)
     train_names, test_names = data.scut_protocols(root)["60/40"][0]
-    scut_train, scut_test = scut.index_of(train_names), scut.index_of(test_names)
-    if limit is not None:
-        utk, scut = utk.subset(utk_test[:limit]), scut.subset(scut_test[:limit])
-        utk_test, scut_test = np.arange(len(utk.paths)), np.arange(len(scut.paths))
-        utk_train = scut_train = np.arange(0)
-    # UTKFace only feeds the race and gender heads: MobileNetV2 is not run on it (half the time).
-    nets = UTK_NETS
-    utk_features = set_features(utk, "utkface", views=1, flip=False, nets=nets, pad=UTKFACE_PAD,
-                                log=log)
-    scut_features_ = (scut_features(root, flip=False, log=log) if limit is None
-                      else set_features(scut, "scut-fbp5500", views=1, flip=False, nets=nets, log=log))
+    scut_train, scut_test = every.index_of(train_names), every.index_of(test_names)
+    if limit is not None or not scut:
+        keep = scut_test[: (limit or 0) if scut else 0]
+        every, scut_test, scut_train = every.subset(keep), np.arange(len(keep)), np.arange(0)
+    scut_features_ = (set_features(every, "scut-fbp5500", views=1, flip=False, log=log) if len(every.paths)
+                      else SetFeatures(every, np.zeros((0, width())), np.zeros(0, bool), np.zeros((0, 5, 2))))
     return Sets(utk_features, scut_features_, utk_train, utk_test, scut_train, scut_test)
 
 
@@ -124,6 +135,9 @@ def accuracies(task: Task, logits: dict[str, np.ndarray], sets: Sets) -> dict[st
         "scut_test_40": float((_argmax(logits["scut"]) == scut_truth).mean()),
         "scut_test_images": len(scut_truth),
         "scut_test_faces_missed": int(np.isnan(logits["scut"]).any(axis=1).sum()),
+        "utkface_by_group": group_table(
+            sets.utk.labelled.race[sets.utk_test], sets.utk.labelled.gender[sets.utk_test],
+            lambda group: float(utk_hit[group].mean()), higher_is_better=True),
     }
     if task.name == "race":
         pair = logits["scut"][:, [WHITE, ASIAN]]
@@ -163,10 +177,11 @@ def _faceapi_crop(sf: SetFeatures, row: int) -> np.ndarray:
     return face_crop(rgb, sf.landmarks[row], AGE_GENDER_FRAMING.margin, AGE_GENDER_FRAMING.size)
 
 
-def train(name: str, data_dir: str | None = None, log: Log = print) -> LinearHead:
+def train(name: str, data_dir: str | None = None, log: Log = print, scut: bool = True
+          ) -> LinearHead:
     """Fit one task's head, record its test figures and write the committed weights."""
     task = TASKS[name]
-    sets = load_sets(data_root(data_dir), log)
+    sets = load_sets(data_root(data_dir), log, scut=scut)
     head = fit(task, sets)
     figures = evaluate_head(task, head, sets)
     log(f"{task.model}: {figures}")
@@ -184,5 +199,8 @@ def main(name: str, argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=f"Train the {name} head ({TASKS[name].model}).")
     parser.add_argument("--data", default=None, help="shared data root (default: $XCLOUD_DATA "
                         "or ../shared/data)")
-    train(name, parser.parse_args(argv).data)
+    parser.add_argument("--without-scut", action="store_true", help="train and evaluate on "
+                        "UTKFace alone (skips SCUT-FBP5500's feature extraction, ~5,500 faces)")
+    args = parser.parse_args(argv)
+    train(name, args.data, scut=not args.without_scut)
     return 0

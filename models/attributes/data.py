@@ -3,6 +3,7 @@ UTKFace (race, gender), read from ../shared/data (never copied into the reposito
 UTKFace's split is the project's one (``models.evaluation.datasets.utk_is_test``)."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +22,11 @@ class LabelledSet:
     score: np.ndarray   # beauty 1..5 (SCUT) or NaN (UTKFace)
     gender: np.ndarray  # 0 male, 1 female
     race: np.ndarray    # UTKFace's index (White 0, Asian 2 on SCUT)
+    age: np.ndarray     # years (UTKFace) or NaN (SCUT)
 
     def subset(self, rows: np.ndarray) -> LabelledSet:
         return LabelledSet([self.paths[i] for i in rows], self.score[rows], self.gender[rows],
-                           self.race[rows])
+                           self.race[rows], self.age[rows])
 
     def index_of(self, names: list[str]) -> np.ndarray:
         where = {p.name: i for i, p in enumerate(self.paths)}
@@ -41,6 +43,7 @@ def scut(root: Path) -> LabelledSet:
         score=np.array([scores[n] for n in names], np.float64),
         gender=np.array([n[1] == "F" for n in names], np.int64),
         race=np.array([UTK_RACES.index("Asian" if n[0] == "A" else "White") for n in names], np.int64),
+        age=np.full(len(names), np.nan),
     )
 
 
@@ -61,9 +64,22 @@ def scut_protocols(root: Path) -> dict[str, list[tuple[list[str], list[str]]]]:
     return {"60/40": [(scut_split(root, "train_60"), scut_split(root, "test_40"))], "5-fold": folds}
 
 
+def balanced(labelled: LabelledSet, rows: np.ndarray, per_race: int) -> np.ndarray:
+    """At most ``per_race`` of ``rows`` per race, in a stable order (sha256 of the file name):
+    UTKFace holds 3.8 White faces for each Other, and a head trained on that mix spends its
+    errors on the rarer groups."""
+    order = sorted(rows, key=lambda i: hashlib.sha256(labelled.paths[i].name.encode()).hexdigest())
+    taken: dict[int, list[int]] = {}
+    for i in order:
+        group = taken.setdefault(int(labelled.race[i]), [])
+        if len(group) < per_race:
+            group.append(int(i))
+    return np.array(sorted(i for group in taken.values() for i in group), np.int64)
+
+
 def utkface(root: Path) -> LabelledSet:
     """UTKFace aligned-cropped: ``AGE_GENDER_RACE_DATETIME.jpg.chip.jpg``; malformed names skipped."""
-    paths, gender, race = [], [], []
+    paths, gender, race, age = [], [], [], []
     for path in sorted((root / "utkface" / "images").glob("*.jpg")):
         parts = path.name.split("_")
         if len(parts) < 4 or not (parts[1].isdigit() and parts[2].isdigit()):
@@ -71,4 +87,6 @@ def utkface(root: Path) -> LabelledSet:
         paths.append(path)
         gender.append(int(parts[1]))
         race.append(int(parts[2]))
-    return LabelledSet(paths, np.full(len(paths), np.nan), np.array(gender), np.array(race))
+        age.append(float(parts[0]))
+    return LabelledSet(paths, np.full(len(paths), np.nan), np.array(gender), np.array(race),
+                       np.array(age))

@@ -98,35 +98,50 @@ def build(model: str, folder: Path) -> dict[str, Any]:
 def card_for(spec: AttributeSpec, head: LinearHead, worst: float) -> dict[str, Any]:
     record = head.record
     shape = ["batch", len(spec.labels) or 1]
-    face_api = [m for net, name in FACE_API_MODELS.items() if net in head.nets for m in members(name)]
     card: dict[str, Any] = {
         "name": spec.model, "version": "1", "task": "face_attributes", "summary": spec.summary,
         "inputs": [{"name": "input", "shape": ["batch", 3, INPUT_SIZE, INPUT_SIZE], "dtype": "float32"}],
         "outputs": [{"name": spec.output, "shape": shape, "dtype": "float32"}],
         "labels": {spec.output: spec.labels} if spec.labels else {},
-        "preprocessing": {
-            "color": "RGB", "layout": "NCHW", "dtype": "float32", "range": "0..255 (raw pixels)",
-            "input_size": [INPUT_SIZE, INPUT_SIZE], "normalisation": "folded into the graph",
-            "framing": {"margin": INPUT_MARGIN, "size": INPUT_SIZE},
-            "alignment": "5 MTCNN landmarks onto the ArcFace template (services.runtime.alignment)",
-            "test_time_augmentation": "mirror image, features averaged" if spec.flip else "none",
-        },
-        "source": source_of(FACE_API, face_api),
-        "license": "MIT (face-api, human weights), BSD-3-Clause (torchvision MobileNetV2); "
-                   "head: trained by XCloud on non-commercial data",
+        "preprocessing": preprocessing(
+            "mirror image, features averaged" if spec.flip else "none"),
         "head": {k: v for k, v in record.items() if k not in ("metrics", "training_data")},
         "training_data": record.get("training_data", ""),
         "data_terms": SCUT_TERMS if spec.model == BEAUTY else f"{UTK_TERMS} {SCUT_TERMS}",
         "export": {"opset": OPSET, "torch": torch.__version__, "max_abs_diff_vs_torch": worst},
         "metrics": record.get("metrics", {}),
+        **sources(head.nets),
     }
-    extra = []
     if "mobilenet" in head.nets:
-        extra.append(source_of(MOBILENET_WEIGHTS, [WEIGHTS_MEMBER]))
         card["data_terms"] += f" {IMAGENET_TERMS}"
-    if "faceres" in head.nets:
-        extra.append(source_of(HUMAN, FACERES_MEMBERS))
-    if extra:
-        card["additional_sources"] = extra
     return card
+
+
+def preprocessing(augmentation: str) -> dict[str, Any]:
+    """The card's preprocessing block of a graph fed the crop at ``INPUT_MARGIN``."""
+    return {
+        "color": "RGB", "layout": "NCHW", "dtype": "float32", "range": "0..255 (raw pixels)",
+        "input_size": [INPUT_SIZE, INPUT_SIZE], "normalisation": "folded into the graph",
+        "framing": {"margin": INPUT_MARGIN, "size": INPUT_SIZE},
+        "alignment": "5 MTCNN landmarks onto the ArcFace template (services.runtime.alignment)",
+        "test_time_augmentation": augmentation,
+    }
+
+
+def sources(nets: tuple[str, ...]) -> dict[str, Any]:
+    """The card's source, additional sources and licence for a graph over ``nets``."""
+    face_api = [m for net, name in FACE_API_MODELS.items() if net in nets for m in members(name)]
+    extra = []
+    if "mobilenet" in nets:
+        extra.append(source_of(MOBILENET_WEIGHTS, [WEIGHTS_MEMBER]))
+    if "faceres" in nets:
+        extra.append(source_of(HUMAN, FACERES_MEMBERS))
+    out: dict[str, Any] = {
+        "source": source_of(FACE_API, face_api),
+        "license": "MIT (face-api, human weights), BSD-3-Clause (torchvision MobileNetV2); "
+                   "heads: trained by XCloud on non-commercial data",
+    }
+    if extra:
+        out["additional_sources"] = extra
+    return out
 

@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 import torch
@@ -219,13 +220,15 @@ def feature_session(nets: Sequence[str] = NETS) -> ort.InferenceSession:
 def extract(
     paths: Sequence[Path], landmarks: np.ndarray, views: int = 2, nets: Sequence[str] = NETS,
     batch: int = 16, progress: Callable[[int, int], None] | None = None, cache_dir: Path = CACHE,
+    jpeg_quality: int | None = None,
 ) -> np.ndarray:
     """(n, views, dim) float32 features in the full layout (view 1, when asked, is the mirror
     image); NaN where no face was found and in the columns of nets not asked for. Cached by
     the nets' weights, the layout and every image and landmark: this is the slow step (about
     a second per image on a busy 2-core machine)."""
     nets = tuple(n for n in NETS if n in nets)
-    cache = cache_dir / f"features-{_cache_key(paths, landmarks, (views, nets))}.npy"
+    variant = (views, nets) if jpeg_quality is None else (views, nets, jpeg_quality)
+    cache = cache_dir / f"features-{_cache_key(paths, landmarks, variant)}.npy"
     if cache.is_file():
         return np.load(cache)
     session, where = feature_session(nets), net_columns(nets)
@@ -233,7 +236,7 @@ def extract(
     out = np.full((len(paths), views, width()), np.nan, np.float32)
     for start in range(0, len(found), batch):
         rows = found[start:start + batch]
-        crops = [face_crop(decode_image(paths[i].read_bytes()), landmarks[i]) for i in rows]
+        crops = [face_crop(_load(paths[i], jpeg_quality), landmarks[i]) for i in rows]
         crops += [c[:, ::-1] for c in crops] if views == 2 else []
         computed = session.run(None, {"input": to_input(crops)})[0]
         out[np.ix_(rows, range(views), where)] = computed.reshape(views, len(rows), -1).transpose(1, 0, 2)
@@ -243,6 +246,19 @@ def extract(
     np.save(cache.with_suffix(".part.npy"), out)
     cache.with_suffix(".part.npy").replace(cache)  # a killed run never leaves a truncated cache
     return out
+
+
+def reencoded(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """``rgb`` after one JPEG round trip at ``quality``. UTKFace's Black faces come almost all
+    from a copy re-saved at quality ~75: training on every image at one quality keeps a head
+    from reading the label off the compression."""
+    _, encoded = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)[:, :, ::-1]
+
+
+def _load(path: Path, jpeg_quality: int | None) -> np.ndarray:
+    rgb = decode_image(Path(path).read_bytes())
+    return rgb if jpeg_quality is None else reencoded(rgb, jpeg_quality)
 
 
 def _layout_key() -> str:

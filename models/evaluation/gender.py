@@ -15,6 +15,7 @@ from models.attributes.classify import TASKS, accuracies, evaluate_head, faceapi
 from models.attributes.export import WEIGHTS_DIR
 from models.attributes.linear import LinearHead
 from models.evaluation.datasets import data_root
+from models.evaluation.fairness import format_table
 from models.evaluation.publish import publish_metrics
 
 TARGET = 0.982  # on SCUT-FBP5500 test_40, by the served gender model
@@ -40,6 +41,9 @@ def print_table(figures: dict[str, Any]) -> None:
             mark = "ok" if f["scut_test_40"] >= TARGET else "MISSED"
             print(f"{model:<20}{f['scut_test_40']:>14.4f}{f['utkface_test']:>14.4f}  {mark}")
     print(f"{'published: HMT-Net':<20}{0.9816:>14.4f}")
+    for model, f in figures.items():
+        if isinstance(f, dict):
+            print(format_table(f"{model} gender accuracy", f["utkface_by_group"]))
 
 
 def main(data: str | None = None, as_json: bool = False, limit: int | None = None,

@@ -12,6 +12,7 @@ from models.attributes.classify import TASKS, evaluate_head, load_sets
 from models.attributes.export import WEIGHTS_DIR
 from models.attributes.linear import LinearHead
 from models.evaluation.datasets import data_root
+from models.evaluation.fairness import format_table
 from models.evaluation.publish import publish_metrics
 
 TARGETS = {"scut_test_40_asian_vs_caucasian": 0.993}
@@ -35,6 +36,7 @@ def print_table(figures: dict[str, Any]) -> None:
     for label, value in figures["utkface_test_per_class"].items():
         print(f"{'  utkface_test ' + label:<40}{value:>10.4f}")
     print(f"{'published: HMT-Net SCUT race':<40}{0.9926:>10.4f}")
+    print(format_table("race accuracy", figures["utkface_by_group"]))
 
 
 def main(data: str | None = None, as_json: bool = False, limit: int | None = None,
