@@ -1,0 +1,60 @@
+"""``face_embedding_xcloud``: the identity head alone on the nets it reads, as ONE ONNX graph
+for the identity service (the face trunk carries the same head for face_attributes).
+
+Input ``input``: (batch, 3, 224, 224) float32 RGB 0..255 of the face aligned at margin
+``INPUT_MARGIN``; output ``embedding`` (batch, D), L2-normalised. The card's ``identity`` block
+holds the calibrated thresholds (``models.identity.train``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.attributes.export import TOLERANCE, preprocessing, sources
+from models.attributes.features import INPUT_SIZE, OPSET, FaceFeatures, export_onnx
+from models.attributes.linear import LinearHead
+from models.attributes.trunk import EMBEDDING, IDENTITY_TERMS, SCUT_TERMS, WEIGHTS_DIR
+from models.modelcard import ONNX_FILE
+from models.onnx_check import max_abs_diff, pixel_batches
+
+
+class EmbeddingNet(nn.Module):
+    def __init__(self, head: LinearHead):
+        super().__init__()
+        self.features = FaceFeatures(head.nets)
+        self.linear = nn.Linear(head.weight.shape[1], head.weight.shape[0])
+        self.linear.weight.data = torch.from_numpy(head.weight.astype("float32"))
+        self.linear.bias.data = torch.from_numpy(head.bias.astype("float32"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.linear(self.features(x)), dim=1)
+
+
+def build(folder: Path) -> dict[str, Any]:
+    head = LinearHead.load(WEIGHTS_DIR / EMBEDDING)
+    net = EmbeddingNet(head).eval()
+    export_onnx(net, folder / ONNX_FILE, "embedding")
+    worst = max_abs_diff(net, folder / ONNX_FILE, pixel_batches(INPUT_SIZE), TOLERANCE)
+    record = head.record
+    return {
+        "name": EMBEDDING, "version": "1", "task": "face_identity",
+        "summary": "Face identity embedding: PCA + LDA over frozen face-api and faceres "
+                   "features, fitted on LFW, calibrated thresholds.",
+        "inputs": [{"name": "input", "shape": ["batch", 3, INPUT_SIZE, INPUT_SIZE],
+                    "dtype": "float32"}],
+        "outputs": [{"name": "embedding", "shape": ["batch", int(head.weight.shape[0])],
+                     "dtype": "float32"}],
+        "labels": {},
+        "preprocessing": preprocessing("none"),
+        "head": {k: v for k, v in record.items() if k not in ("metrics", "identity")},
+        "identity": record.get("identity", {}),
+        "training_data": record.get("training_data", ""),
+        "data_terms": f"{IDENTITY_TERMS} {SCUT_TERMS}",
+        "export": {"opset": OPSET, "torch": torch.__version__, "max_abs_diff_vs_torch": worst},
+        "metrics": record.get("metrics", {}),
+        **sources(head.nets),
+    }

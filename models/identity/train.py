@@ -1,0 +1,140 @@
+"""Fit the face identity head on LFW and calibrate its thresholds.
+
+    python -m models.identity.train [--data DIR]   # -> attributes/weights/face_embedding_xcloud.*
+    python -m models.build --force face_trunk_xcloud face_embedding_xcloud
+
+- Fit: ``projection.fit_projection`` on the LFW people outside a 20 % hash-held-out share.
+- Calibrate (never on the sets the figures are reported on): the distance at each false-accept
+  rate is the smallest of the distances that give that rate on the held-out LFW people's
+  impostor pairs and on the impostor pairs within each SCUT-FBP5500 train_60 group (every SCUT
+  image is a different person: AF, AM, CF, CM), so the stated FAR holds for every population
+  the calibration data has. ``Match.score`` is a logistic fit of same-subject on distance over
+  the held-out LFW pairs, classes weighted equally: the probability of a match at even odds.
+- Report: ``models.evaluation.identity`` (nuaa-identity, never fitted on, among them).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from models.attributes import data as attribute_data
+from models.attributes.linear import LinearHead
+from models.attributes.pipeline import Log, path_features, set_features
+from models.attributes.trunk import EMBEDDING, WEIGHTS_DIR
+from models.evaluation.datasets import data_root
+from models.identity import metrics
+from models.identity.data import PADS, IdentitySet, shared_set
+from models.identity.projection import ProjectionConfig, embed, fit_projection, subject_split
+
+HELD_OUT_SHARE = 0.2
+DEFAULT_FAR = 1e-3
+CONFIG = ProjectionConfig(("recognition.descriptor", "faceres.face", "faceres.full"),
+                          pca_dim=256, ridge=3.0)
+SCUT_GROUPS = ("AF", "AM", "CF", "CM")
+SCUT_PER_GROUP = 300  # 44,850 impostor pairs a group: FAR 1e-3 is 45 of them
+
+
+@dataclass(frozen=True)
+class Faces:
+    """One row per image whose face our detector found."""
+
+    x: np.ndarray         # (n, full width) features
+    subjects: np.ndarray  # (n,)
+    names: np.ndarray     # (n,) subject names
+
+
+def identity_faces(identity: IdentitySet, log: Log = print) -> Faces:
+    got = path_features(identity.paths, identity.name, pad=PADS.get(identity.name, 0.1), log=log)
+    found = got.found
+    names = np.array(identity.names)[identity.subjects[found]]
+    return Faces(got.x[found, 0], identity.subjects[found], names)
+
+
+def scut_groups(root: Path, split: str, log: Log = print) -> dict[str, np.ndarray]:
+    """SCUT-FBP5500 features of the first ``SCUT_PER_GROUP`` faces of each group in one official
+    split (sorted names: deterministic), per group; undetected faces left out."""
+    scut = attribute_data.scut(root)
+    names = attribute_data.scut_split(root, split)
+    picked = [n for g in SCUT_GROUPS for n in sorted(n for n in names if n.startswith(g))[:SCUT_PER_GROUP]]
+    part = scut.subset(scut.index_of(picked))
+    sf = set_features(part, f"scut-fbp5500-{split}", views=1, flip=False, log=log)
+    return {g: sf.x[[i for i, p in enumerate(part.paths) if p.name.startswith(g) and sf.found[i]]]
+            for g in SCUT_GROUPS}
+
+
+def calibration_impostors(head: LinearHead, lfw_val: Faces, scut: dict[str, np.ndarray]
+                          ) -> dict[str, np.ndarray]:
+    sets = {"lfw_held_out": metrics.pair_distances(embed(head, lfw_val.x), lfw_val.subjects).impostor}
+    for group, x in scut.items():
+        sets[f"scut_train_60_{group}"] = metrics.pair_distances(embed(head, x), np.arange(len(x))).impostor
+    return sets
+
+
+def thresholds(impostors: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per FAR: the strictest of the per-set distances (see module doc)."""
+    return {f"{far:g}": min(metrics.threshold_at(d, far) for d in impostors.values())
+            for far in (1e-2, 1e-3, 1e-4)}
+
+
+def score_calibration(pairs: metrics.PairDistances) -> dict[str, float]:
+    """p(same | distance) = 1 / (1 + exp(-(a + b * distance))), equal class weights."""
+    d = np.concatenate([pairs.genuine, pairs.impostor])[:, None]
+    y = np.r_[np.ones(len(pairs.genuine)), np.zeros(len(pairs.impostor))]
+    model = LogisticRegression(class_weight="balanced").fit(d, y)
+    return {"a": float(model.intercept_[0]), "b": float(model.coef_[0, 0])}
+
+
+def train(data_dir: str | None = None, log: Log = print, scut: bool = True) -> LinearHead:
+    """``scut``: also calibrate on SCUT-FBP5500 train_60's groups (extracts its features)."""
+    root = data_root(data_dir)
+    lfw = identity_faces(shared_set(root, "lfw-identity"), log)
+    held = subject_split(lfw.names, HELD_OUT_SHARE)
+    fit, val = (Faces(lfw.x[m], lfw.subjects[m], lfw.names[m]) for m in (~held, held))
+    head = fit_projection(fit.x, fit.subjects, CONFIG)
+    impostors = calibration_impostors(head, val, scut_groups(root, "train_60", log) if scut else {})
+    table = thresholds(impostors)
+    val_pairs = metrics.pair_distances(embed(head, val.x), val.subjects)
+    head.record.update({
+        "training_data": f"LFW (lfw-identity): {len(np.unique(fit.subjects))} people, "
+                         f"{len(fit.x)} faces; calibration: {len(np.unique(val.subjects))} "
+                         "held-out LFW people" + (" + SCUT-FBP5500 train_60 impostor pairs per "
+                                                 "group" if scut else ""),
+        "calibration_sets": sorted(impostors),
+        "trained": datetime.date.today().isoformat(),
+        "identity": identity_block(table, score_calibration(val_pairs)),
+    })
+    head.save(WEIGHTS_DIR / EMBEDDING)
+    log(f"thresholds by FAR: {table}; wrote {WEIGHTS_DIR / EMBEDDING}.npz/.json")
+    return head
+
+
+def identity_block(table: dict[str, float], score: dict[str, float]) -> dict[str, Any]:
+    return {
+        "metric": "euclidean distance between L2-normalised embeddings",
+        "target_far": DEFAULT_FAR, "threshold": table[f"{DEFAULT_FAR:g}"],
+        "thresholds_by_far": table, "score": score,
+        "score_meaning": "p(same subject | distance) at even prior odds: "
+                         "1 / (1 + exp(-(a + b * distance)))",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Fit and calibrate the face identity head.")
+    parser.add_argument("--data", default=None, help="shared data root (default: $XCLOUD_DATA "
+                        "or ../shared/data)")
+    parser.add_argument("--without-scut", action="store_true", help="calibrate on LFW's "
+                        "held-out people alone (skips SCUT-FBP5500's feature extraction)")
+    args = parser.parse_args(argv)
+    train(args.data, scut=not args.without_scut)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
