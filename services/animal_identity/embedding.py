@@ -19,7 +19,12 @@ from services.animal_identity.keypoints import LocalFeatures
 from services.animal_identity.rerank import Fusion
 from services.animal_identity.settings import AnimalIdentitySettings
 from services.fine_grained.preprocess import preprocess as imagenet_preprocess
-from services.runtime.alignment import SHARED_CROP_MARGIN, similarity_transform, template_for
+from services.runtime.alignment import (
+    SHARED_CROP_MARGIN,
+    reframe,
+    similarity_transform,
+    template_for,
+)
 from services.runtime.errors import InvalidInput, ModelNotInstalled
 from services.runtime.imaging import ImageLimits, decode_image, rgb_from_raw
 from services.runtime.metrics import timed_stage
@@ -100,6 +105,15 @@ class Embedder:
                                     f"its card; rebuild it (python -m models.build --force {spec.model})")
         return float(calibrated)
 
+    def score(self, kind: str, distance: float, threshold: float) -> float:
+        """``Match.score``: the card's calibrated p(same subject | distance) at even odds
+        (``identity.score``: 1 / (1 + exp(-(a + b * distance)))); without one, a linear
+        stand-in that is 0.5 at the threshold."""
+        curve = self._identity_card(kind).get("score")
+        if curve is None:
+            return min(1.0, max(0.0, 1.0 - distance / (2.0 * threshold)))
+        return float(1.0 / (1.0 + np.exp(-(curve["a"] + curve["b"] * distance))))
+
     def fusion(self, kind: str) -> Fusion | None:
         """The re-ranking fusion of the kind's model card, None for kinds without re-ranking."""
         found = self._identity_card(kind).get("fusion") if kind == ANIMAL else None
@@ -141,8 +155,13 @@ class Embedder:
                 f"(side >= {MIN_FACE_SIDE}) FaceDetection returns with aligned_margin "
                 f"{SHARED_CROP_MARGIN}"
             )
-        side = int(self._pool.model(self._settings.face_model).session.get_inputs()[0].shape[-1])
-        chip = face_chip(crop, self._settings.face_chip_padding, side)
+        model = self._pool.model(self._settings.face_model)
+        framing = model.card.card.get("preprocessing", {}).get("framing")
+        if framing:  # our identity head: the crop at the framing its card states
+            chip = reframe(crop, SHARED_CROP_MARGIN, framing["margin"], framing["size"])
+        else:  # face-api's descriptor: dlib's chip
+            side = int(model.session.get_inputs()[0].shape[-1])
+            chip = face_chip(crop, self._settings.face_chip_padding, side)
         # the face model takes raw 0..255 RGB, NCHW; its normalisation is inside the graph
         return np.ascontiguousarray(chip.transpose(2, 0, 1), dtype=np.float32)
 

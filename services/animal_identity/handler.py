@@ -126,7 +126,7 @@ class IdentityHandler:
             matches = await self._identify_animal(collection, embeddings, top_k)
         else:
             found = await self._gallery.nearest(collection, embeddings.vectors[0], top_k)
-            matches = [_match(n.subject, n.distance, threshold) for n in found]
+            matches = [self._match(collection, n.subject, n.distance, threshold) for n in found]
         return IdentifyResult(matches, threshold, embeddings.model, embeddings.version)
 
     async def _identify_animal(self, collection: Collection, embeddings: Embeddings,
@@ -148,7 +148,7 @@ class IdentityHandler:
         embeddings = await self._embed(collection, _single(payload), deadline)
         distance = await self._gallery.distance_to(collection, subject, embeddings.vectors[0])
         threshold = self._threshold(collection)
-        match = _match(subject, distance, threshold)
+        match = self._match(collection, subject, distance, threshold)
         if collection.kind == ANIMAL:  # the fused probability without local features
             fusion = self._embedder.fusion(ANIMAL)
             p = fusion.probability(distance, 0)
@@ -187,14 +187,14 @@ class IdentityHandler:
     def _threshold(self, collection: Collection) -> float:
         return self._embedder.threshold(collection.kind)
 
+    def _match(self, collection: Collection, subject: str, distance: float,
+               threshold: float) -> Match:
+        score = self._embedder.score(collection.kind, distance, threshold)
+        return Match(subject, distance, score, distance < threshold)
+
     def _info(self, c: Collection) -> CollectionInfo:
         return CollectionInfo(c.name, c.kind, c.model, c.model_version, c.dimension,
                               self._threshold(c), c.revision)
-
-
-def _match(subject: str, distance: float, threshold: float) -> Match:
-    score = min(1.0, max(0.0, 1.0 - distance / (2.0 * threshold)))
-    return Match(subject, distance, score, distance < threshold)
 
 
 def _single(payload: Payload) -> Payload:

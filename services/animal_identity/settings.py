@@ -27,10 +27,12 @@ class AnimalIdentitySettings(ServiceSettings):
         "512MB", description="shared_buffers of the embedded PostgreSQL: the HNSW index should fit.",
     )
     pool_size: int = Field(8, description="Database connections held by the service.")
-    face_model: str = Field("faceapi_recognition", description="Embedding model of FACE collections.")
-    face_threshold: float = Field(
-        0.6, description="Euclidean distance below which two face descriptors are one person "
-        "(face-api / dlib's published operating point).",
+    face_model: str = Field(
+        "face_embedding_xcloud", description="Embedding model of FACE collections "
+        "(faceapi_recognition: face-api's 128-d descriptor, with face_threshold 0.6).")
+    face_threshold: float | None = Field(
+        None, description="Euclidean distance below which two face embeddings are one person; "
+        "None: the model card's calibrated value (identity.threshold, FAR 1e-3).",
     )
     face_chip_padding: float = Field(
         0.25, description="Padding of the dlib-style face chip the face model sees, as a share "

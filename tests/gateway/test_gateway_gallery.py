@@ -19,6 +19,7 @@ from gateway.app import GatewayApp
 from gateway.face_quality import BOUNDS
 from gateway.settings import BackendSettings, GatewaySettings
 from services.animal_identity.app import AnimalIdentityApp
+from services.animal_identity.settings import AnimalIdentitySettings
 from services.face_detection.app import FaceDetectionApp
 from services.face_detection.settings import FaceDetectionSettings
 from tests.services.animal_identity.conftest import (  # noqa: F401 (fixtures)
@@ -234,7 +235,7 @@ async def test_the_cli_uses_only_the_gateway(stack, astronaut_jpeg, tmp_path, ca
         captured = capsys.readouterr()
         return captured.out if rc == 0 else captured.err
 
-    assert "face, model faceapi_recognition" in await cli("create", "cli-people", "--kind", "face")
+    assert f"face, model {AnimalIdentitySettings().face_model}" in await cli("create", "cli-people", "--kind", "face")
     assert "enrolled 1 image(s) of eileen" in await cli("enroll", "cli-people", "eileen", str(photo))
     assert "face too small" in await cli("enroll", "cli-people", "x", str(small), rc=1)
     lines = (await cli("identify", "cli-people", str(photo), str(small), "--json")).splitlines()

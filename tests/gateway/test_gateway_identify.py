@@ -13,6 +13,7 @@ import pytest
 from gateway.app import GatewayApp
 from gateway.settings import BackendSettings, GatewaySettings
 from services.animal_identity.app import AnimalIdentityApp
+from services.animal_identity.settings import AnimalIdentitySettings
 from services.face_detection.app import FaceDetectionApp
 from services.face_detection.settings import FaceDetectionSettings
 from services.runtime.alignment import SHARED_CROP_MARGIN
@@ -91,7 +92,7 @@ async def test_an_enrolled_face_is_identified(stack, people, astronaut_jpeg):
     (face,) = reply.faces
     best = face.identity.matches[0]
     assert best.subject == "eileen" and best.same_subject and best.distance < 0.3
-    assert reply.statuses[1].model.name == "faceapi_recognition"
+    assert reply.statuses[1].model.name == AnimalIdentitySettings().face_model
 
 
 async def test_another_tenant_cannot_see_the_collection(stack, people, astronaut_jpeg):
@@ -152,7 +153,7 @@ async def test_the_cli_enrols_through_detection_and_analyze_names_the_face(
         assert await asyncio.to_thread(main, list(argv)) == 0, capsys.readouterr().err
         return capsys.readouterr().out
 
-    assert "face, model faceapi_recognition" in await cli(*gallery, "create", "cli-people")
+    assert f"face, model {AnimalIdentitySettings().face_model}" in await cli(*gallery, "create", "cli-people")
     assert "enrolled 1 image(s) of eileen" in await cli(*gallery, "enroll", "cli-people", "eileen",
                                                         str(photo))
     assert "eileen\t1" in await cli(*gallery, "list", "cli-people")

@@ -3,18 +3,28 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 
 import grpc
 import numpy as np
 import pytest
 
+from services.animal_identity.settings import AnimalIdentitySettings
+from tests.conftest import MODEL_REPOSITORY
 from tests.services.animal_identity.conftest import jpeg, raw_image
 from xcloud.v1 import animal_identity_pb2 as pb
 from xcloud.v1 import common_pb2, common_pb2_grpc
 
 FACE, GENERIC = pb.COLLECTION_KIND_FACE, pb.COLLECTION_KIND_GENERIC
+FACE_MODEL = AnimalIdentitySettings().face_model
 _names = itertools.count()
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image provides the test photos")
+
+
+def served_threshold() -> float:
+    """The FACE model card's calibrated distance (the service serves it when no setting says)."""
+    card = json.loads((MODEL_REPOSITORY / FACE_MODEL / "1" / "model.json").read_text())
+    return card["identity"]["threshold"]
 
 
 def tenant(name: str) -> tuple[tuple[str, str], ...]:
@@ -43,7 +53,7 @@ async def face_gallery(identity_stub, demo_faces):
         reply = await identity_stub.Enroll(pb.EnrollRequest(
             collection=name, subject=f"person{i:02d}", faces=[raw_image(crop)]), timeout=60)
         assert (reply.enrolled, reply.subject_embeddings) == (1, 1)
-        assert reply.model.name == "faceapi_recognition" and reply.model.version
+        assert reply.model.name == FACE_MODEL and reply.model.version
     return name
 
 
@@ -65,8 +75,8 @@ async def test_each_face_identifies_as_itself(identity_stub, face_gallery, demo_
             collection=face_gallery, face=raw_image(crop), top_k=3), timeout=60)
         top = reply.matches[0]
         assert (top.subject, top.same_subject) == (f"person{i:02d}", True)
-        assert top.distance == pytest.approx(0.0, abs=1e-3) and top.score == pytest.approx(1.0, abs=1e-3)
-        assert len(reply.matches) == 3 and reply.threshold == pytest.approx(0.6)
+        assert top.distance == pytest.approx(0.0, abs=1e-3) and top.score > 0.95
+        assert len(reply.matches) == 3 and reply.threshold == pytest.approx(served_threshold())
         assert [m.distance for m in reply.matches] == sorted(m.distance for m in reply.matches)
 
 
@@ -81,7 +91,8 @@ async def test_mirrored_views_are_found_and_verified(identity_stub, face_gallery
     assert found >= 0.9 * len(demo_faces)
     verdict = await identity_stub.Verify(pb.VerifyRequest(
         collection=face_gallery, subject="person00", face=raw_image(demo_faces[0][:, ::-1])), timeout=60)
-    assert verdict.same_subject and 0.0 < verdict.distance < verdict.threshold == pytest.approx(0.6)
+    assert verdict.same_subject and 0.0 < verdict.distance < verdict.threshold
+    assert verdict.threshold == pytest.approx(served_threshold())
 
 
 async def test_generic_collections_take_encoded_images(identity_stub):
@@ -108,7 +119,7 @@ async def test_concurrent_enrolments_lose_nothing_and_page_through(identity_stub
         page = await identity_stub.ListSubjects(pb.ListSubjectsRequest(
             collection=name, page_size=7, page_token=token), timeout=30)
         subjects += [(s.subject, s.embeddings) for s in page.subjects]
-        assert page.model.name == "faceapi_recognition"
+        assert page.model.name == FACE_MODEL
         token = page.next_page_token
         if not token:
             break
@@ -129,7 +140,7 @@ async def test_deleted_subjects_are_gone_and_every_change_moves_the_revision(ide
     enrolled = await revision_of(identity_stub, name)
     reply = await identity_stub.DeleteSubject(pb.DeleteSubjectRequest(collection=name, subject="gone"),
                                               timeout=30)
-    assert (reply.deleted_embeddings, reply.model.name) == (2, "faceapi_recognition")
+    assert (reply.deleted_embeddings, reply.model.name) == (2, FACE_MODEL)
     assert created < enrolled < await revision_of(identity_stub, name)
     assert await status_of(identity_stub.Verify(pb.VerifyRequest(
         collection=name, subject="gone", face=face), timeout=30)) == grpc.StatusCode.NOT_FOUND
@@ -199,5 +210,5 @@ async def test_every_kinds_model_is_listed(identity_server):
         reply = await common_pb2_grpc.ModelRepositoryStub(channel).ListModels(
             common_pb2.ListModelsRequest(), timeout=30)
     assert {(m.model.name, m.installed) for m in reply.models} == {
-        ("faceapi_recognition", True), ("mobilenet_v2_features", True),
+        (FACE_MODEL, True), ("mobilenet_v2_features", True),
         ("animal_reid_mobilenet_v2", True)}
