@@ -68,6 +68,16 @@ train-gender: $(VENV)/.installed
 	$(PY) -m models.attributes.train_gender
 	$(PY) -m models.build --force gender_xcloud
 
+# The face trunk (face_trunk_xcloud) carries every head above plus these two.
+.PHONY: train-age train-identity
+train-age: $(VENV)/.installed
+	$(PY) -m models.attributes.train_age
+	$(PY) -m models.build --force face_trunk_xcloud
+
+train-identity: $(VENV)/.installed
+	$(PY) -m models.identity.train
+	$(PY) -m models.build --force face_embedding_xcloud face_trunk_xcloud
+
 # Rewrites models/fine_grained/weights/ from flowers17, then rebuilds the served model.
 train-fine-grained: $(VENV)/.installed
 	$(PY) -m models.fine_grained.train
