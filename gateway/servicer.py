@@ -28,7 +28,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
         self._scorer = scorer
         self._backends = backends
         self._registry = registry
-        self._keys = ApiKeys(settings.api_keys, settings.api_key_tenants)
+        self._keys = ApiKeys.from_settings(settings)
 
     async def Analyze(self, request, context):
         self._keys.check(context)
@@ -61,7 +61,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     def _scope(self, context: grpc.aio.ServicerContext) -> tuple[Deadline, tuple]:
         self._keys.check(context)
         metadata = ((REQUEST_ID_KEY, request_id_of(context)),
-                    (TENANT_HEADER, self._keys.tenant_of(context)))
+                    (TENANT_HEADER, self._keys.scoped_tenant(context)))
         return deadline_of(context), metadata
 
     async def CreateCollection(self, request, context):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import grpc
+import numpy as np
 import pytest
 
 from gateway.app import GatewayApp
@@ -56,7 +57,10 @@ async def test_every_face_gets_attributes_expression_and_embedding(gateway, astr
     # measures it); the gateway must deliver it
     assert face.attributes.gender.label in ("male", "female")
     assert face.expression.label and len(face.expression.probabilities) == 7
-    assert len(face.embedding.values) == 128
+    # 128 (face-api's descriptor) or the trunk's identity embedding (unit length)
+    values = np.array(face.embedding.values)
+    assert len(values) == 128 or abs(np.linalg.norm(values) - 1.0) < 1e-4
+    assert face.embedding.same_person_distance > 0
     assert not face.face.HasField("aligned")  # crops stay inside unless asked for
     line = face_summary(1, face)
     assert "Gender" in line and "Expression" in line and "Age" in line

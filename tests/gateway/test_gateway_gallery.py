@@ -55,7 +55,7 @@ async def stack(identity_models, gallery_database):  # noqa: F811 (fixtures impo
         backends = {"face_detection": BackendSettings(address=found.address),
                     "animal_identity": BackendSettings(address=gallery.address)}
         settings = GatewaySettings(port=0, metrics_port=None, backends=backends,
-                                   api_keys=list(KEYS), api_key_tenants=KEYS)
+                                   api_keys=[*KEYS, "key-unbound"], api_key_tenants=KEYS)
         live = await stack.enter_async_context(running(GatewayApp(settings), settings))
         channel = await stack.enter_async_context(grpc.aio.insecure_channel(live.address))
         yield Stack(gateway_pb2_grpc.GatewayStub(channel), live.address, backends)
@@ -149,6 +149,14 @@ async def test_each_tenant_has_its_own_namespace_and_a_key_is_required(stack):
     unauthenticated = await status_of(gateway.ListCollections(pb.ListCollectionsRequest(),
                                                               timeout=30))
     assert unauthenticated.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_key_bound_to_no_tenant_cannot_use_galleries(stack):
+    """It would otherwise share tenant "default" with every other unbound key."""
+    refused = await status_of(stack.gateway.ListCollections(
+        pb.ListCollectionsRequest(), metadata=(("x-api-key", "key-unbound"),), timeout=30))
+    assert refused.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "bound to no tenant" in refused.details()
 
 
 async def test_without_keys_the_callers_own_tenant_header_is_used(stack, people):
