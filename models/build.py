@@ -36,6 +36,20 @@ class ModelBuilder(NamedTuple):
     name: str
     version: str
     build: Callable[[Path], dict[str, Any]]  # writes model.onnx into the folder, returns the card
+    # committed files the model is made from (trained weights): a change to any rebuilds it
+    inputs: tuple[Path, ...] = ()
+
+
+MODELS_DIR = Path(__file__).resolve().parent
+
+
+def weights(folder: str, *stems: str) -> tuple[Path, ...]:
+    """The committed ``.npz`` + ``.json`` of each head ``stem`` under ``models/<folder>/weights``."""
+    return tuple(MODELS_DIR / folder / "weights" / f"{stem}{suffix}"
+                 for stem in stems for suffix in (".npz", ".json"))
+
+
+TRUNK_HEADS = ("beauty_scut5500", "gender_xcloud", "race_utkface", trunk.AGE, trunk.EMBEDDING)
 
 
 BUILDERS: list[ModelBuilder] = [
@@ -46,19 +60,22 @@ BUILDERS: list[ModelBuilder] = [
 ] + [ModelBuilder("blazeface", "1", blazeface_export.build)] + [
     ModelBuilder("mobilenet_v2_imagenet", "1", mobilenet_export.build_imagenet),
     ModelBuilder("mobilenet_v2_features", "1", mobilenet_export.build_features),
-    ModelBuilder(fine_grained_export.FLOWERS17, "1", fine_grained_export.build_flowers17),
-    ModelBuilder(text_quality_export.MTBDNN, "1", text_quality_export.build),
-    ModelBuilder(animal_export.NAME, "1", animal_export.build),
-    *(ModelBuilder(name, "1", functools.partial(attributes_export.build, name)) for name in attributes_export.SPECS),
-    ModelBuilder(trunk.TRUNK, "1", trunk.build),
-    ModelBuilder(trunk.EMBEDDING, "1", identity_export.build),
+    ModelBuilder(fine_grained_export.FLOWERS17, "1", fine_grained_export.build_flowers17,
+                 weights("fine_grained", fine_grained_export.FLOWERS17)),
+    ModelBuilder(text_quality_export.MTBDNN, "1", text_quality_export.build,
+                 weights("text_quality", text_quality_export.MTBDNN)),
+    ModelBuilder(animal_export.NAME, "1", animal_export.build, weights("animal", animal_export.NAME)),
+    *(ModelBuilder(name, "1", functools.partial(attributes_export.build, name),
+                   weights("attributes", name)) for name in attributes_export.SPECS),
+    ModelBuilder(trunk.TRUNK, "1", trunk.build, weights("attributes", *TRUNK_HEADS)),
+    ModelBuilder(trunk.EMBEDDING, "1", identity_export.build, weights("attributes", trunk.EMBEDDING)),
 ]
 
 
 def build_one(builder: ModelBuilder, repository: Path = REPOSITORY, force: bool = False) -> str:
     """Build one model if needed; returns "built" or "present"."""
     target = repository / builder.name / builder.version
-    if not force and modelcard.is_current(target):
+    if not force and modelcard.is_current(target) and _inputs_unchanged(builder, target):
         return "present"
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{builder.version}-", dir=target.parent))
@@ -66,6 +83,7 @@ def build_one(builder: ModelBuilder, repository: Path = REPOSITORY, force: bool 
     try:
         card = builder.build(staging)
         card["metrics"] = {**card.get("metrics", {}), **modelcard.recorded_metrics(builder.name)}
+        card["build_inputs"] = _fingerprint(builder)
         modelcard.write_card(staging, card, producer="models.build")
         if target.exists():
             shutil.rmtree(target)
@@ -73,6 +91,16 @@ def build_one(builder: ModelBuilder, repository: Path = REPOSITORY, force: bool 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return "built"
+
+
+def _fingerprint(builder: ModelBuilder) -> dict[str, str]:
+    """sha256 of each input file that exists (the age head is optional: see trunk.age_stem)."""
+    return {p.name: modelcard.sha256_of(p) for p in builder.inputs if p.is_file()}
+
+
+def _inputs_unchanged(builder: ModelBuilder, target: Path) -> bool:
+    card = modelcard.read_card(target) or {}
+    return card.get("build_inputs", {}) == _fingerprint(builder)
 
 
 def build_all(

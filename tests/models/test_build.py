@@ -37,6 +37,17 @@ def test_builds_once_then_skips_until_forced_or_changed(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "demo").iterdir()] == ["1"]
 
 
+def test_a_change_to_the_committed_weights_rebuilds(tmp_path: Path) -> None:
+    export, weights = FakeExport(), tmp_path / "head.npz"
+    weights.write_bytes(b"trained once")
+    builder = build.ModelBuilder("demo", "1", export, (weights,))
+    repository = tmp_path / "repository"
+    assert build.build_one(builder, repository) == "built"
+    assert build.build_one(builder, repository) == "present"
+    weights.write_bytes(b"trained again")
+    assert build.build_one(builder, repository) == "built" and export.runs == 2
+
+
 def test_a_failed_build_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="differs"):
         build.build_one(build.ModelBuilder("demo", "1", FakeExport(fail=True)), tmp_path)
