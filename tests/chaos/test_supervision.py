@@ -10,8 +10,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.chaos.stack import launched
 from tests.services.text_quality.conftest import EXAMPLE
+from tests.support.launched import launched
 from xcloud.v1 import gateway_pb2, gateway_pb2_grpc, text_quality_pb2
 
 pytestmark = pytest.mark.chaos

@@ -10,17 +10,15 @@ import asyncio
 import io
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.support.launched import LiveStack, launched
 from xcloud.children import Backoff
 from xcloud.launcher import Launcher, Options
 from xcloud.stack import ProcessSpec
@@ -30,9 +28,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = Path(os.environ.get("XCLOUD_FACE_DETECTION_MODEL_REPOSITORY")
                   or REPO_ROOT / "models" / "repository")
 ONET = REPOSITORY / "mtcnn_onet" / "1" / "model.onnx"
-BANNER = re.compile(r"^launcher\s+\| XCloud is up: gateway at (\S+)")
-STARTED = re.compile(r"^launcher\s+\| started (\S+) \(pid (\d+)\)")
-START_LIMIT_S = 240  # only bounds a hang; nothing here measures time
 CLI_LIMIT_S = 120
 
 
@@ -118,69 +113,13 @@ def test_backoff_resets_after_a_stable_run():
     assert backoff.next_delay(uptime=61) == 1
 
 
-@dataclass
-class Stack:
-    process: subprocess.Popen
-    lines: queue.Queue
-    output: list[str] = field(default_factory=list)
-    gateway: str = ""
-    pids: dict[str, int] = field(default_factory=dict)
-
-    def next_line(self, timeout: float) -> str | None:
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if line is not None:
-            self.output.append(line)
-            if match := STARTED.match(line):
-                self.pids[match[1]] = int(match[2])
-        return line
-
-    def log(self) -> str:
-        return "\n".join(self.output[-60:])
-
-
-def _pump(stream, lines: queue.Queue) -> None:
-    for line in stream:
-        lines.put(line.rstrip("\n"))
-    lines.put(None)
-
-
-def _wait_for_banner(stack: Stack) -> None:
-    while True:
-        line = stack.next_line(START_LIMIT_S)
-        if line is None:
-            pytest.fail(f"the launcher ended or hung before the banner:\n{stack.log()}")
-        if match := BANNER.match(line):
-            stack.gateway = match[1]
-            return
-
-
 @pytest.fixture(scope="module")
 def stack():
-    process = subprocess.Popen(
-        [sys.executable, "-m", "xcloud.launcher", "--free-ports", "--grace", "30"],
-        cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, errors="replace",
-    )
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
-    live = Stack(process, lines)
-    try:
-        _wait_for_banner(live)
+    with launched("--grace", "30") as live:
         yield live
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
-def xcloud(stack: Stack, *args: str) -> subprocess.CompletedProcess:
+def xcloud(stack: LiveStack, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "xcloud.cli.main", "--gateway", stack.gateway, *args],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=CLI_LIMIT_S, check=False,
