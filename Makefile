@@ -105,3 +105,9 @@ compose-smoke: setup
 # The offline chart, rules and compose checks alone (they also run in `make test`).
 helm-check: $(VENV)/.installed
 	$(PY) -m pytest tests/deploy -q
+
+# The Grafana dashboards (deploy/grafana/dashboards/*.json) from their builder; commit the result
+# (tests/deploy/test_dashboards.py fails when the JSON and the builder disagree).
+.PHONY: dashboards
+dashboards: $(VENV)/.installed
+	$(PY) -m deploy.grafana.build_dashboards
