@@ -3,7 +3,8 @@
 Detection runs once (asking for aligned crops when a per-face task needs them); once it is
 done each per-face backend gets ONE call with every face (tasks of one backend share it,
 gateway/faces.py), except tasks still called once per face (identify); whole-image tasks run
-in parallel with detection. Each task goes through the result cache and single-flight. A failing task yields a
+in parallel with detection. Each task goes through the one cached-call path (gateway/cached.py:
+model versions, key, single flight, cache, compute, store). A failing task yields a
 partial answer carrying its status; only input that detection rejects as the caller's fault
 (INVALID_ARGUMENT, RESOURCE_EXHAUSTED) fails the whole call, with the backend's own status.
 """
@@ -11,38 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-import grpc
 from google.protobuf.message import Message
 from prometheus_client import Counter
 
 from gateway import crops
 from gateway.auth import DEFAULT_TENANT, TENANT_HEADER
-from gateway.cache import SHARED_RESULTS, ResultCache, SingleFlight, cache_key
-from gateway.clients import BackendClient, BackendError, Backends, Deadline
-from gateway.converters import code_name, grpc_code
+from gateway.cached import CachedCalls, CallKey, Keep
+from gateway.clients import Backends, Deadline
+from gateway.converters import code_name
 from gateway.faces import FaceCalls, FaceSource, per_face_outcome
-from gateway.outcomes import (
-    Compute,
-    Job,
-    Outcome,
-    captured,
-    from_cache,
-    needs_detection,
-    succeeded,
-)
+from gateway.outcomes import Compute, Job, Outcome, captured, needs_detection, succeeded
 from gateway.settings import GatewaySettings
 from gateway.tasks import FaceCall, Scope, TaskRegistry, TaskSpec, model_of
-from gateway.versions import ModelVersions
 from services.runtime.alignment import SHARED_CROP_MARGIN
-from services.runtime.errors import InvalidInput, TooLarge, XCloudError
+from services.runtime.errors import InvalidInput, TooLarge
 from services.runtime.interceptors import REQUEST_ID_KEY
 from xcloud.v1 import common_pb2, gateway_pb2
 
-Store = Callable[[gateway_pb2.AnalyzeResponse], gateway_pb2.AnalyzeResponse]
-
-WHOLE_REQUEST_CODES = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED)
 HASH_OFF_LOOP_BYTES = 1 << 20  # hashing larger images would stall the event loop
 TASKS_TOTAL = Counter(
     "xcloud_gateway_tasks_total", "Tasks answered inside Analyze calls, by status code.",
@@ -52,14 +40,12 @@ TASKS_TOTAL = Counter(
 
 class Analyzer:
     def __init__(self, settings: GatewaySettings, registry: TaskRegistry, backends: Backends,
-                 cache: ResultCache, versions: ModelVersions):
+                 cached: CachedCalls):
         self._settings = settings
         self._registry = registry
         self._backends = backends
-        self._cache = cache
-        self._versions = versions
-        self._flights = SingleFlight()
-        self._face_calls = FaceCalls(settings, cache, versions, self._flights, self._client)
+        self._cached_calls = cached
+        self._face_calls = FaceCalls(settings, cached, backends)
 
     async def analyze(self, request: gateway_pb2.AnalyzeRequest, deadline: Deadline,
                       request_id: str, tenant: str = DEFAULT_TENANT) -> gateway_pb2.AnalyzeResponse:
@@ -95,8 +81,7 @@ class Analyzer:
             return {}, None
         options = _detection_options(job.request.options, per_face)
         detection = await self._run_detection(job, detection_spec, options)
-        if grpc_code(detection.status) in WHOLE_REQUEST_CODES:
-            raise XCloudError(detection.detail, grpc_code(detection.status))
+        detection.raise_if_callers_fault()
         source = FaceSource([f.face for f in detection.fragment.faces] if detection.ok else [],
                             lambda: self._detect_again(job, detection_spec, options))
         groups: dict[FaceCall, list[TaskSpec]] = {}
@@ -119,14 +104,14 @@ class Analyzer:
                 faces=[gateway_pb2.FaceAnalysis(face=face) for face in response.faces],
                 image_width=response.image_width, image_height=response.image_height,
             )
-            return succeeded(spec, fragment, model_of(response))
+            return succeeded(spec.name, fragment, model_of(response))
 
         # The entry keeps only the crops the caller asked for (crops.as_stored), so the
         # caller's side keys it too: a caller asking for crops never reads an entry without.
         side = job.request.options.detection.aligned_size
         key = spec.options_key(options) + f"|crops {side}".encode()
         return await self._cached(spec, job, key, compute,
-                                  store=lambda fragment: crops.as_stored(fragment, side))
+                                  keep=lambda fragment: crops.as_stored(fragment, side))
 
     async def _detect_again(self, job: Job, spec: TaskSpec,
                             options: gateway_pb2.AnalyzeOptions) -> Sequence[common_pb2.Face]:
@@ -156,69 +141,39 @@ class Analyzer:
             response = await self._call(spec, job.request.image, job.request.options, job)
             fragment = gateway_pb2.AnalyzeResponse()
             spec.merge(fragment, response)
-            return succeeded(spec, fragment, model_of(response))
+            return succeeded(spec.name, fragment, model_of(response))
 
         return await self._cached(spec, job, spec.options_key(job.request.options), compute)
 
     async def _call(self, spec: TaskSpec, payload: Message, options: gateway_pb2.AnalyzeOptions,
                     job: Job) -> Message:
-        return await spec.call(self._client(spec), payload, options, job.deadline, job.metadata)
-
-    def _client(self, spec: TaskSpec) -> BackendClient:
-        client = self._backends.get(spec.backend)
-        if client is None:
-            raise BackendError(spec.backend, grpc.StatusCode.FAILED_PRECONDITION,
-                               f"no backend {spec.backend!r} is configured on this gateway")
-        return client
+        client = self._backends.require(spec.backend)
+        return await spec.call(client, payload, options, job.deadline, job.metadata)
 
     async def _cached(self, spec: TaskSpec, job: Job, options: bytes, compute: Compute,
-                      usable: bool = True, store: Store | None = None) -> Outcome:
-        """Answer from the cache, from an identical call in flight, or by computing;
-        ``store`` makes the cached copy of an answer (default: the answer itself)."""
-        state = await captured(spec, lambda: self._state_of(spec, job))
+                      usable: bool = True, keep: Keep | None = None) -> Outcome:
+        """The task's answer through the cached-call path (gateway/cached.py), once its
+        backend state is known; ``keep`` makes the cached copy (default: the answer)."""
+        state = await captured(spec.name, lambda: self._state_of(spec, job))
         if isinstance(state, Outcome):
             return state  # the task cannot run (e.g. no such collection): its status says why
-        version = await self._versions.of(spec.backend, job.deadline) if usable else None
-        if version is None:
-            ResultCache.bypass(spec.name)
-            return await captured(spec, compute)
-        key = cache_key(spec.name, job.digest, version, options, state)
-        fresh = job.request.options.no_cache
-        flight = f"{key}|fresh" if fresh else key
-        outcome, _shared = await self._flights.run(
-            flight, lambda: self._lookup_or_compute(spec, key, fresh, compute, store),
-            on_join=SHARED_RESULTS.labels(spec.name).inc,
-        )
-        return outcome
+        call = CallKey(spec.name, spec.backend, job.digest, options, state)
+        return await self._cached_calls.run(call, job.deadline, compute, usable=usable, keep=keep,
+                                      fresh=job.request.options.no_cache)
 
     async def _state_of(self, spec: TaskSpec, job: Job) -> bytes:
         if spec.state_key is None:
             return b""
-        client = self._client(spec)
+        client = self._backends.require(spec.backend)
         return await spec.state_key(client, job.request.options, job.deadline, job.metadata)
-
-    async def _lookup_or_compute(self, spec: TaskSpec, key: str, fresh: bool,
-                                 compute: Compute, store: Store | None) -> Outcome:
-        if fresh:
-            ResultCache.bypass(spec.name)
-        else:
-            value = await self._cache.get(spec.name, key)
-            if value is not None:
-                return from_cache(spec.name, value, key)
-        outcome = await captured(spec, compute)
-        if not outcome.ok:
-            return outcome
-        kept = store(outcome.fragment) if store is not None else outcome.fragment
-        await self._cache.put(key, kept.SerializeToString(deterministic=True))
-        return Outcome(outcome.status, outcome.fragment, key=key)
 
     def _merge(self, specs: list[TaskSpec], detection: Outcome | None,
                outcomes: dict[str, Outcome], options: gateway_pb2.AnalyzeOptions
                ) -> gateway_pb2.AnalyzeResponse:
+        """Every task's fragment in one answer, then one status per task in request order."""
         response = gateway_pb2.AnalyzeResponse()
         if detection is not None and detection.fragment is not None:
             response.MergeFrom(detection.fragment)
-            del response.statuses[:]
             crops.for_caller(response, options.detection.aligned_size)
         for spec in specs:
             outcome = outcomes[spec.name]
@@ -226,10 +181,7 @@ class Analyzer:
                 for target, part in zip(response.faces, outcome.fragment.faces):
                     target.MergeFrom(part)
             elif outcome.fragment is not None and spec.scope is Scope.WHOLE_IMAGE:
-                part = gateway_pb2.AnalyzeResponse()
-                part.CopyFrom(outcome.fragment)
-                del part.statuses[:]
-                response.MergeFrom(part)
+                response.MergeFrom(outcome.fragment)
             response.statuses.append(outcome.status)
             TASKS_TOTAL.labels(spec.name, code_name(outcome.status)).inc()
         return response

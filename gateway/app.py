@@ -7,6 +7,7 @@ import grpc
 
 from gateway.analyze import Analyzer
 from gateway.cache import make_cache
+from gateway.cached import CachedCalls
 from gateway.clients import Backends
 from gateway.content import ContentScorer
 from gateway.gallery import Gallery
@@ -33,8 +34,9 @@ class GatewayApp:
             settings.redis_timeout_s, settings.redis_retry_after_s,
         )
         self.versions = ModelVersions(self.backends, settings.model_version_ttl_s)
-        self.analyzer = Analyzer(settings, self.registry, self.backends, self.cache, self.versions)
-        self.scorer = ContentScorer(self.backends, self.cache, self.versions)
+        cached = CachedCalls(self.cache, self.versions)  # one single-flight table for all
+        self.analyzer = Analyzer(settings, self.registry, self.backends, cached)
+        self.scorer = ContentScorer(self.backends, cached)
         self.gallery = Gallery(self.backends, settings.max_image_bytes)
 
     def register(self, server: grpc.aio.Server) -> None:

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-KEY_PREFIX = "xcloud:gateway:v1"
+KEY_PREFIX = "xcloud:gateway:v2"  # v2: values are CacheEntry envelopes (gateway/cached.py)
 # The in-process LRU is bounded in bytes as well as entries: one detection entry carries every
 # aligned crop (hundreds of KB), so 2,048 of them could hold gigabytes.
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024

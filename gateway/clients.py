@@ -181,6 +181,15 @@ class Backends:
     def get(self, name: str) -> BackendClient | None:
         return self.clients.get(name)
 
+    def require(self, name: str) -> BackendClient:
+        """The client of ``name``; a task or RPC whose backend is not configured fails with
+        FAILED_PRECONDITION (the deployment's to fix, not the caller's input)."""
+        client = self.clients.get(name)
+        if client is None:
+            raise BackendError(name, grpc.StatusCode.FAILED_PRECONDITION,
+                               f"no backend {name!r} is configured on this gateway")
+        return client
+
     async def list_models(self, deadline: Deadline, metadata: Metadata = ()
                           ) -> list[common_pb2.ListModelsResponse]:
         """Every reachable backend's listing; one that is down is left out, never an error."""

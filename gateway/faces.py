@@ -14,13 +14,13 @@ import grpc
 from google.protobuf.message import Message
 
 from gateway import crops
-from gateway.cache import SHARED_RESULTS, ResultCache, SingleFlight, cache_key
-from gateway.clients import BackendClient, BackendError
+from gateway.cache import ResultCache
+from gateway.cached import CachedCalls, CallKey
+from gateway.clients import BackendError, Backends
 from gateway.converters import grpc_code, task_status
-from gateway.outcomes import Job, Outcome, failed, from_cache, needs_detection, succeeded
+from gateway.outcomes import Job, Outcome, failed, needs_detection, succeeded
 from gateway.settings import GatewaySettings
 from gateway.tasks import TaskSpec, model_of
-from gateway.versions import ModelVersions
 from xcloud.v1 import common_pb2, gateway_pb2
 
 Refetch = Callable[[], Awaitable[Sequence[common_pb2.Face]]]
@@ -53,13 +53,10 @@ class FaceSource:
 class FaceCalls:
     """Runs the batched per-face tasks of one FaceCall for one Analyze call."""
 
-    def __init__(self, settings: GatewaySettings, cache: ResultCache, versions: ModelVersions,
-                 flights: SingleFlight, client: Callable[[TaskSpec], BackendClient]):
+    def __init__(self, settings: GatewaySettings, cached: CachedCalls, backends: Backends):
         self._settings = settings
-        self._cache = cache
-        self._versions = versions
-        self._flights = flights
-        self._client = client
+        self._cached = cached
+        self._backends = backends
 
     async def run(self, job: Job, specs: list[TaskSpec], detection: Outcome,
                   source: FaceSource) -> dict[str, Outcome]:
@@ -79,13 +76,12 @@ class FaceCalls:
         """Each task's key, or None when no key can be formed (the cache is bypassed)."""
         if detection.key is None:
             return None
-        version = await self._versions.of(specs[0].backend, job.deadline)
-        if version is None:
-            return None
         # Keyed on the detection result it consumes, which itself keys the image and options.
         prefix = f"{detection.key}|{limit}|".encode()
-        return {s.name: cache_key(s.name, job.digest, version,
-                                  prefix + s.options_key(job.request.options)) for s in specs}
+        calls = [CallKey(s.name, s.backend, job.digest, prefix + s.options_key(job.request.options))
+                 for s in specs]
+        keys = await self._cached.keys(calls, job.deadline)
+        return None if keys is None else dict(zip((s.name for s in specs), keys))
 
     async def _lookups(self, job: Job, specs: list[TaskSpec],
                        keys: dict[str, str] | None) -> dict[str, Outcome]:
@@ -93,9 +89,8 @@ class FaceCalls:
             for spec in specs:
                 ResultCache.bypass(spec.name)
             return {}
-        values = await asyncio.gather(*(self._cache.get(s.name, keys[s.name]) for s in specs))
-        return {s.name: from_cache(s.name, value, keys[s.name])
-                for s, value in zip(specs, values) if value is not None}
+        hits = await asyncio.gather(*(self._cached.lookup(s.name, keys[s.name]) for s in specs))
+        return {s.name: hit for s, hit in zip(specs, hits) if hit is not None}
 
     async def _computed(self, job: Job, specs: list[TaskSpec], keys: dict[str, str] | None,
                         source: FaceSource, limit: int, total: int) -> dict[str, Outcome]:
@@ -104,15 +99,9 @@ class FaceCalls:
 
         if keys is None:
             return await work()
-        flight = "|".join(keys[s.name] for s in specs)
-        flight += "|fresh" if job.request.options.no_cache else ""
-
-        def joined() -> None:
-            for spec in specs:
-                SHARED_RESULTS.labels(spec.name).inc()
-
-        outcomes, _shared = await self._flights.run(flight, work, on_join=joined)
-        return outcomes
+        names = [s.name for s in specs]
+        return await self._cached.shared([keys[n] for n in names], job.request.options.no_cache,
+                                         names, work)
 
     async def _call_and_store(self, job: Job, specs: list[TaskSpec], keys: dict[str, str] | None,
                               source: FaceSource, limit: int, total: int) -> dict[str, Outcome]:
@@ -121,10 +110,9 @@ class FaceCalls:
         except BackendError as error:  # every task of the call says why
             return {s.name: failed(s.name, error) for s in specs}
         outcomes = {s.name: batched_outcome(s, response, limit, total) for s in specs}
-        for name, outcome in list(outcomes.items()):
-            if keys is not None and outcome.ok:
-                await self._cache.put(keys[name], outcome.fragment.SerializeToString(deterministic=True))
-                outcomes[name] = Outcome(outcome.status, outcome.fragment, key=keys[name])
+        if keys is not None:
+            for name, outcome in outcomes.items():
+                outcomes[name] = await self._cached.store(keys[name], outcome)
         return outcomes
 
     async def _call(self, job: Job, specs: list[TaskSpec], source: FaceSource,
@@ -134,7 +122,7 @@ class FaceCalls:
             return None
         face_crops = await source.crops(limit, max(s.aligned_size for s in specs))
         tasks = frozenset(s.name for s in specs)
-        return await specs[0].batched.call.call(self._client(specs[0]), face_crops,
+        return await specs[0].batched.call.call(self._backends.require(specs[0].backend), face_crops,
                                                 job.request.options, tasks, job.deadline,
                                                 job.metadata)
 
@@ -143,7 +131,7 @@ def batched_outcome(spec: TaskSpec, response: Message | None, limit: int, total:
     """One task's share of a batched call: its answer per face, merged into its fragment."""
     fragment = gateway_pb2.AnalyzeResponse(faces=[gateway_pb2.FaceAnalysis() for _ in range(total)])
     if response is None:
-        return succeeded(spec, fragment, common_pb2.ModelInfo())
+        return succeeded(spec.name, fragment, common_pb2.ModelInfo())
     failure = spec.batched.failure(response)
     if failure is not None:
         return Outcome(task_status(spec.name, grpc_code(failure), failure.message, failure.model))
@@ -154,7 +142,7 @@ def batched_outcome(spec: TaskSpec, response: Message | None, limit: int, total:
     for target, answer in zip(fragment.faces, answers):
         spec.merge(target, answer)
     note = f"ran on the first {limit} of {total} faces" if limit < total else ""
-    return succeeded(spec, fragment, spec.batched.model(response), note)
+    return succeeded(spec.name, fragment, spec.batched.model(response), note)
 
 
 def per_face_outcome(spec: TaskSpec, results: list, total: int) -> Outcome:
@@ -172,5 +160,5 @@ def per_face_outcome(spec: TaskSpec, results: list, total: int) -> Outcome:
         message = f"{len(failures)} of {len(results)} faces failed: {failures[0].message}"
         return Outcome(task_status(spec.name, failures[0].code, message, model), fragment)
     note = f"ran on the first {len(results)} of {total} faces" if len(results) < total else ""
-    return succeeded(spec, fragment, model or common_pb2.ModelInfo(), note)
+    return succeeded(spec.name, fragment, model or common_pb2.ModelInfo(), note)
 

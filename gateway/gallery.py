@@ -14,11 +14,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import grpc
 from google.protobuf.message import Message
 
 from gateway import face_quality
-from gateway.clients import BackendClient, BackendError, Backends, Deadline, Metadata
+from gateway.clients import BackendError, Backends, Deadline, Metadata
 from gateway.tasks import FACE_CROP_SIDE
 from services.runtime.alignment import SHARED_CROP_MARGIN
 from services.runtime.errors import InvalidInput, TooLarge, XCloudError
@@ -149,19 +148,12 @@ class Gallery:
 
     async def _call(self, backend: str, method: str, request: Message,
                     response_type: type[Message], deadline: Deadline, metadata: Metadata) -> Message:
-        client = self._client(backend)
         try:
+            client = self._backends.require(backend)
             return await client.call(method, request, response_type, deadline, metadata)
         except BackendError as exc:
             # The backend's own code and message, as if the caller had asked it directly.
             raise XCloudError(exc.details, exc.code) from None
-
-    def _client(self, backend: str) -> BackendClient:
-        client = self._backends.get(backend)
-        if client is None:
-            raise XCloudError(f"no backend {backend!r} is configured on this gateway",
-                              grpc.StatusCode.FAILED_PRECONDITION)
-        return client
 
 
 def _area(box: common_pb2.BoundingBox) -> float:

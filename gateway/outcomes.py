@@ -1,31 +1,45 @@
-"""What one task contributes to an Analyze answer, and the request it belongs to: shared by
-the orchestration (gateway/analyze.py) and the batched per-face calls (gateway/faces.py)."""
+"""What one task contributes to an answer, and the request it belongs to: shared by the
+orchestration (gateway/analyze.py), the batched per-face calls (gateway/faces.py), the cached
+call (gateway/cached.py) and ScoreContent (gateway/content.py)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import grpc
+from google.protobuf.message import Message
+
 from gateway.clients import BackendError, Deadline, Metadata
-from gateway.converters import task_status
-from gateway.tasks import TaskSpec
+from gateway.converters import grpc_code, task_status
+from services.runtime.errors import XCloudError
 from xcloud.v1 import common_pb2, gateway_pb2
 
 T = TypeVar("T")
+# Input the backend refused as the caller's to fix: the whole call fails with the backend's
+# own code and message, not just the task (every other failure is the task's status).
+CALLER_ERRORS = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one task contributes: its status and the part of the answer it fills."""
+    """What one task contributes: its status and the part of the answer it fills (an
+    AnalyzeResponse fragment for Analyze tasks, the ScoreContentResponse for content)."""
 
     status: common_pb2.TaskStatus
-    fragment: gateway_pb2.AnalyzeResponse | None = None
+    fragment: Message | None = None
     detail: str = ""          # the backend's own message, for whole-call failures
     key: str | None = None    # cache key the result lives under (per-face keys build on it)
 
     @property
     def ok(self) -> bool:
         return self.status.code == common_pb2.STATUS_CODE_OK
+
+    def raise_if_callers_fault(self) -> None:
+        """Fail the whole call when the backend refused the input as the caller's fault."""
+        code = grpc_code(self.status)
+        if code in CALLER_ERRORS:
+            raise XCloudError(self.detail, code)
 
 
 @dataclass(frozen=True)
@@ -41,33 +55,21 @@ class Job:
 Compute = Callable[[], Awaitable[Outcome]]
 
 
-async def captured(spec: TaskSpec, compute: Callable[[], Awaitable[T]]) -> T | Outcome:
+async def captured(task: str, compute: Callable[[], Awaitable[T]]) -> T | Outcome:
     """Run ``compute``; a backend failure becomes this task's status instead of an error."""
     try:
         return await compute()
     except BackendError as exc:
-        return failed(spec.name, exc)
+        return failed(task, exc)
 
 
 def failed(task: str, error: BackendError) -> Outcome:
     return Outcome(task_status(task, error.code, error.message), detail=error.details)
 
 
-def succeeded(spec: TaskSpec, fragment: gateway_pb2.AnalyzeResponse,
-              model: common_pb2.ModelInfo, message: str = "") -> Outcome:
-    # The status travels inside the fragment so that a cache hit can report the model.
-    status = task_status(spec.name, message=message, model=model)
-    fragment.statuses.append(status)
-    return Outcome(status, fragment)
-
-
-def from_cache(task: str, value: bytes, key: str) -> Outcome:
-    fragment = gateway_pb2.AnalyzeResponse.FromString(value)
-    status = common_pb2.TaskStatus()
-    if fragment.statuses:
-        status.CopyFrom(fragment.statuses[0])
-    status.task, status.cached = task, True
-    return Outcome(status, fragment, key=key)
+def succeeded(task: str, fragment: Message, model: common_pb2.ModelInfo,
+              message: str = "") -> Outcome:
+    return Outcome(task_status(task, message=message, model=model), fragment)
 
 
 def needs_detection(task: str, detection: Outcome) -> Outcome:

@@ -43,7 +43,7 @@ async def test_a_corrupt_cached_value_is_a_miss_not_a_failed_call(content_backen
             grpc.aio.insecure_channel(gateway.address) as channel:
         stub = gateway_pb2_grpc.GatewayStub(channel)
         first = await stub.ScoreContent(records, timeout=30)
-        keys = [k async for k in client.scan_iter(match="xcloud:gateway:v1:content_quality:*")]
+        keys = [k async for k in client.scan_iter(match="xcloud:gateway:v2:content_quality:*")]
         assert len(keys) == 1
         await client.set(keys[0], b"\x0a\xff")  # a truncated field: not a ScoreContentResponse
         again = await stub.ScoreContent(records, timeout=30)

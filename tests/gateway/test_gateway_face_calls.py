@@ -15,7 +15,7 @@ from tests.gateway.loopback_face_backends import (
     CountingFaceAttributesBackend,
     serve_face_backend,
 )
-from xcloud.v1 import common_pb2, face_detection_pb2, gateway_pb2
+from xcloud.v1 import common_pb2, face_detection_pb2, gateway_cache_pb2, gateway_pb2
 from xcloud.v1 import face_attributes_pb2 as fa
 
 OK = common_pb2.STATUS_CODE_OK
@@ -156,8 +156,9 @@ async def test_cached_detection_keeps_no_crops_and_crops_are_made_again_when_nee
     await analyze(gateway, ["detection", "attributes"])
     client = redis.asyncio.Redis.from_url(redis_process.url)
     try:
-        (key,) = [k async for k in client.scan_iter(match="xcloud:gateway:v1:detection:*")]
-        stored = gateway_pb2.AnalyzeResponse.FromString(await client.get(key))
+        (key,) = [k async for k in client.scan_iter(match="xcloud:gateway:v2:detection:*")]
+        entry = gateway_cache_pb2.CacheEntry.FromString(await client.get(key))
+        stored = gateway_pb2.AnalyzeResponse.FromString(entry.fragment)
     finally:
         await client.aclose()
     assert len(stored.faces) == 2 and not any(f.face.HasField("aligned") for f in stored.faces)

@@ -7,7 +7,7 @@ import redis.asyncio
 
 from tests.gateway.helpers import metric
 from tests.gateway.loopback_backends import CountingDetectionBackend
-from xcloud.v1 import common_pb2, gateway_pb2
+from xcloud.v1 import common_pb2, gateway_cache_pb2, gateway_pb2
 
 OK = common_pb2.STATUS_CODE_OK
 WARNING = "result cache unavailable"
@@ -23,10 +23,12 @@ async def test_redis_holds_protobuf_values_with_a_ttl(start_backend, start_gatew
     assert list(second.faces) == list(first.faces)
     client = redis.asyncio.Redis.from_url(redis_process.url)
     try:
-        keys = [k async for k in client.scan_iter(match="xcloud:gateway:v1:detection:*")]
+        keys = [k async for k in client.scan_iter(match="xcloud:gateway:v2:detection:*")]
         assert len(keys) == 1
-        stored = gateway_pb2.AnalyzeResponse.FromString(await client.get(keys[0]))
-        assert len(stored.faces) == 2 and stored.statuses[0].model.name == "loopback_detector"
+        entry = gateway_cache_pb2.CacheEntry.FromString(await client.get(keys[0]))
+        stored = gateway_pb2.AnalyzeResponse.FromString(entry.fragment)
+        assert len(stored.faces) == 2 and entry.status.model.name == "loopback_detector"
+        assert not stored.statuses  # the status travels beside the answer, not inside it
         assert 0 < await client.ttl(keys[0]) <= 600
     finally:
         await client.aclose()
