@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import sys
 import types
@@ -20,6 +21,7 @@ from services.face_detection.settings import FaceDetectionSettings
 from tests.support.servers import running
 from xcloud.cli import eval as evaluation
 from xcloud.cli import formatting
+from xcloud.cli import models as models_cli
 from xcloud.cli.main import main
 from xcloud.v1 import common_pb2, gateway_pb2
 
@@ -152,13 +154,67 @@ async def test_health_says_when_the_gateway_is_unreachable(capsys):
     assert "unreachable" in err
 
 
-async def test_models_table_lists_the_detector(gateway, capsys):
+async def test_models_table_lists_the_detector_within_100_columns(gateway, capsys):
     code, out, err = await xcloud(capsys, "--gateway", gateway, "models")
     assert code == 0, err
     header, _rule, *rows = out.splitlines()
-    assert header.split() == ["service", "model", "version", "installed", "summary", "metrics"]
-    onet = next(r for r in rows if "mtcnn_onet" in r)
-    assert onet.split()[:4] == ["face_detection", "mtcnn_onet", "1", "yes"]
+    assert header.split() == ["model", "version", "installed", "summary", "metric"]
+    assert max(len(line) for line in out.splitlines()) <= 100
+    onet = next(r for r in rows if r.startswith("mtcnn_onet "))
+    assert onet.split()[:4] == ["mtcnn_onet", "1", "yes", "MTCNN"]
+    # the card's detection rate (models/metrics/mtcnn_onet.json), its headline metric
+    assert re.search(r"  detection_rate 0\.\d+$", onet), onet
+
+
+async def test_models_name_shows_the_whole_card(gateway, capsys):
+    code, out, err = await xcloud(capsys, "--gateway", gateway, "models", "mtcnn_onet")
+    assert code == 0, err
+    fields = dict(line.split(":", 1) for line in out.splitlines() if re.match(r"^[a-z]+:", line))
+    assert fields["model"].strip() == "mtcnn_onet" and fields["service"].strip() == "face_detection"
+    assert fields["installed"].strip() == "yes" and fields["version"].strip() == "1"
+    assert "facenet-pytorch" in fields["source"]
+    # the summary whole (wrapped), not its first sentence cut to the table's column
+    summary = " ".join(out.split("summary:", 1)[1].split("metrics:")[0].split())
+    assert summary.startswith("MTCNN stage 3 (O-Net)") and summary.endswith("48x48 crops.")
+    metrics = out.split("metrics:", 1)[1]
+    assert "detection" in metrics and re.search(r"detection_rate\s+0\.\d+", metrics)
+    assert re.search(r"eye_error_nme\s+0\.\d+", metrics)
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+
+async def test_models_name_json_is_that_models_entry(gateway, capsys):
+    code, out, _ = await xcloud(capsys, "--gateway", gateway, "models", "mtcnn_pnet", "--json")
+    assert code == 0
+    reply = json_format.Parse(out, common_pb2.ListModelsResponse())
+    assert [m.model.name for m in reply.models] == ["mtcnn_pnet"]
+
+
+async def test_an_unknown_model_name_is_an_error_naming_the_known_ones(gateway, capsys):
+    code, out, err = await xcloud(capsys, "--gateway", gateway, "models", "no_such_model")
+    assert code == 1 and out == ""
+    assert "no model named 'no_such_model'" in err and "mtcnn_onet" in err
+
+
+def test_the_listing_cuts_summaries_at_a_word_to_fit_100_columns():
+    long = common_pb2.ModelDescription(
+        model=common_pb2.ModelInfo(name="a_model_with_a_rather_long_name", version="12"),
+        installed=True, summary="A very long first sentence that cannot possibly fit into what "
+        "is left of one hundred columns. A second sentence.",
+        metrics={"eval.tar_at_far_0.001": 0.8573, "eval.threshold": 0.6})
+    short = common_pb2.ModelDescription(model=common_pb2.ModelInfo(name="m"), summary="Short.")
+    lines = models_cli.listing([long, short]).splitlines()
+    assert max(map(len, lines)) <= 100
+    assert "…" in lines[2] and "second" not in lines[2]
+    assert lines[2].endswith("tar_at_far_0.001 0.857")
+    assert lines[3].split() == ["m", "-", "no", "Short.", "-"]
+
+
+def test_the_headline_metric_is_the_first_preferred_one_the_card_has():
+    headline = models_cli.headline_metric
+    assert headline({"age.mae": 5.2937, "age.detection_rate": 0.97}) == "mae 5.29"
+    assert headline({"b.accuracy": 0.9, "a.accuracy": 0.8}) == "accuracy 0.8"
+    assert headline({"images": 272.0}) == "-"
+    assert models_cli.first_sentence("One e.g. two.  Three. Four") == "One e.g. two."
 
 
 async def test_models_json_is_canonical(gateway, capsys):

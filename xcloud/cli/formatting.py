@@ -32,9 +32,24 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str 
     return "\n".join(indent + line for line in lines)
 
 
+def table_width(headers: Sequence[str], rows: Sequence[Sequence[object]], skip: int) -> int:
+    """Width of ``table(headers, rows)`` without column ``skip``'s text (its gap still counts):
+    what is left of a line for that column is the line width minus this."""
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    return sum(w for i, w in enumerate(widths) if i != skip) + 2 * (len(headers) - 1)
+
+
 def truncate(text: str, width: int) -> str:
+    """``text`` on one line of at most ``width`` characters; a cut ends in "…", at a word
+    boundary when one is in the second half of the room."""
     text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    if space >= width // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:(") + "…"
 
 
 def point(p: common_pb2.Point) -> str:
@@ -146,10 +161,6 @@ def analysis_text(label: str, response: gateway_pb2.AnalyzeResponse) -> str:
         labels = ", ".join(f"{l.name} {l.probability:.2f}" for l in response.fine_grained.labels[:3])
         lines.append(f"  Labels ({response.fine_grained.model.name}): {labels}")
     return "\n".join(lines)
-
-
-def metrics_text(metrics: dict[str, float] | object) -> str:
-    return ", ".join(f"{k}={v:.4g}" for k, v in sorted(dict(metrics).items())) or "-"
 
 
 def yes_no(flag: bool | None) -> str:
