@@ -22,7 +22,7 @@ class AnimalIdentityApp(ModelServiceApp):
     def __init__(self, settings: AnimalIdentitySettings):
         super().__init__(settings, [settings.face_model, settings.generic_model, settings.animal_model])
         index = IndexParams(settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search)
-        self.gallery = Gallery(index, settings.pool_size)
+        self.gallery = Gallery(index, settings.pool_size, settings.database_wait_s)
         self.handler = IdentityHandler(settings, Embedder(settings, self.pool), self.gallery)
         self.database: EmbeddedPostgres | None = None
 

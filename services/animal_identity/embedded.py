@@ -64,6 +64,11 @@ class EmbeddedPostgres:
         pgserver.pg_ctl(["-w", "-m", "fast", "-l", log_file, action], pgdata=self.data_dir,
                         user=self._server.system_user, timeout=60)
 
+    def start(self) -> None:
+        """Start the server again on its data directory (after ``stop`` or a crash), on the
+        same socket: pgserver knows the options (Unix socket only, no TCP) it needs."""
+        self._server.ensure_postgres_running()
+
     def stop(self) -> None:
         """Shut the server down cleanly (a checkpoint, then exit)."""
         self._pg_ctl("stop")

@@ -13,6 +13,7 @@ each index exact to its collection and lets collections differ in dimension.
 """
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,7 +34,10 @@ from services.animal_identity.schema import (
     SCHEMA,
     SCHEMA_LOCK,
 )
-from services.runtime.errors import NotReady, XCloudError
+from services.runtime.errors import DeadlineExpired, NotReady, XCloudError
+from services.runtime.interceptors import current_deadline
+
+RECONNECT_TIMEOUT_S = 2.0
 
 
 class NotFound(XCloudError):
@@ -42,6 +46,14 @@ class NotFound(XCloudError):
 
 class AlreadyExists(XCloudError):
     code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class DatabaseUnavailable(NotReady):
+    """The database cannot be reached (restarting, network): UNAVAILABLE, so callers retry.
+
+    A write whose connection broke mid-statement may or may not have committed; a retried
+    Enroll then adds the same embedding twice, which identifies the same subject.
+    """
 
 
 @dataclass(frozen=True)
@@ -88,9 +100,11 @@ class ImageNeighbour:
 
 
 class Gallery:
-    def __init__(self, index: IndexParams = IndexParams(), pool_size: int = 8):
+    def __init__(self, index: IndexParams = IndexParams(), pool_size: int = 8,
+                 wait_s: float = 10.0):
         self._index = index
         self._pool_size = pool_size
+        self._wait_s = wait_s  # longest wait for a pooled connection, caller's deadline aside
         self._pool: AsyncConnectionPool | None = None
 
     async def _configure(self, conn: psycopg.AsyncConnection) -> None:
@@ -105,6 +119,14 @@ class Gallery:
         self._pool = AsyncConnectionPool(
             url, min_size=1, max_size=self._pool_size, open=False,
             kwargs={"autocommit": True}, configure=self._configure,
+            # Each connection is tested as it is lent: after a database restart the dead ones
+            # are replaced, so the first call after recovery succeeds instead of failing.
+            check=AsyncConnectionPool.check_connection,
+            # The pool retries a lost connection with exponential backoff (1, 2, 4 s, ...) for
+            # reconnect_timeout, then gives up until the next call asks for one and retries at
+            # once. Short: after a long outage, the first call once the database is back
+            # connects then, instead of waiting out a long backoff.
+            reconnect_timeout=RECONNECT_TIMEOUT_S,
         )
         await self._pool.open(wait=True)
 
@@ -116,8 +138,22 @@ class Gallery:
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
         if self._pool is None:
             raise NotReady("the gallery database is not open yet")
-        async with self._pool.connection() as conn:
-            yield conn
+        try:
+            async with self._pool.connection(timeout=self._wait_time()) as conn:
+                yield conn
+        except psycopg.OperationalError as exc:  # PoolTimeout included: no connection in time
+            raise DatabaseUnavailable(f"the gallery database is unavailable "
+                                      f"({type(exc).__name__}); retry shortly") from exc
+
+    def _wait_time(self) -> float:
+        """How long to wait for a connection: ``wait_s``, less if the caller's deadline is nearer."""
+        deadline = current_deadline()
+        if deadline is None:
+            return self._wait_s
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise DeadlineExpired("the call's deadline passed before the database was reached")
+        return min(self._wait_s, remaining * 0.9)
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[psycopg.AsyncConnection]:

@@ -103,12 +103,16 @@ class IdentityHandler:
     async def list_collections(self, tenant: str) -> list[CollectionInfo]:
         return [self._info(c) for c in await self._gallery.collections(_tenant(tenant))]
 
+    def check_enroll_count(self, images: int) -> None:
+        """Refuse too many images in one Enroll; the servicer asks before converting any."""
+        if images > self._settings.max_images_per_enroll:
+            raise InvalidInput(f"{images} images in one call; the limit is "
+                               f"{self._settings.max_images_per_enroll}: enrol in several calls")
+
     async def enroll(self, tenant: str, name: str, subject: str, payload: Payload,
                      deadline: float | None = None) -> EnrollResult:
         _check_subject(subject)
-        if len(payload) > self._settings.max_images_per_enroll:
-            raise InvalidInput(f"{len(payload)} images in one call; the limit is "
-                               f"{self._settings.max_images_per_enroll}: enrol in several calls")
+        self.check_enroll_count(len(payload))
         collection = await self._lookup(tenant, name)
         embeddings = await self._embed(collection, payload, deadline)
         total = await self._gallery.enroll(collection, subject, embeddings.vectors, embeddings.local)

@@ -45,6 +45,9 @@ class AnimalIdentityServicer(animal_identity_pb2_grpc.AnimalIdentityServicer):
         return pb.ListCollectionsResponse(collections=[converters.collection_to_proto(c) for c in found])
 
     async def Enroll(self, request, context):
+        # counted before conversion: a message of a million tiny images is refused at once
+        self._handler.check_enroll_count(max(len(request.images) + len(request.faces),
+                                             len(request.boxes)))
         payload = converters.payload_from_proto(request.images, request.faces, request.boxes)
         result = await self._handler.enroll(self._tenant(context), request.collection,
                                             request.subject, payload, deadline_of(context))

@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import REPO_ROOT, ServiceSettings
+from xcloud import names
 
 
 class AnimalIdentitySettings(ServiceSettings):
@@ -27,8 +28,11 @@ class AnimalIdentitySettings(ServiceSettings):
         "512MB", description="shared_buffers of the embedded PostgreSQL: the HNSW index should fit.",
     )
     pool_size: int = Field(8, description="Database connections held by the service.")
+    database_wait_s: float = Field(
+        10.0, description="Longest wait for a database connection (shorter when the caller's "
+        "deadline is nearer); past it the call fails UNAVAILABLE and may be retried.")
     face_model: str = Field(
-        "face_embedding_xcloud", description="Embedding model of FACE collections "
+        names.FACE_EMBEDDING, description="Embedding model of FACE collections "
         "(faceapi_recognition: face-api's 128-d descriptor, with face_threshold 0.6).")
     face_threshold: float | None = Field(
         None, description="Euclidean distance below which two face embeddings are one person; "
@@ -39,14 +43,14 @@ class AnimalIdentitySettings(ServiceSettings):
         "of the face on each side (dlib's default; it trained the descriptor on such chips).",
     )
     generic_model: str = Field(
-        "mobilenet_v2_features", description="Embedding model of GENERIC collections."
+        names.MOBILENET_V2_FEATURES, description="Embedding model of GENERIC collections."
     )
     generic_threshold: float = Field(
         0.5, description="Distance between L2-normalised generic embeddings below which two "
         "images are taken for the same subject (not calibrated on identities: see the proto).",
     )
     animal_model: str = Field(
-        "animal_reid_mobilenet_v2", description="Embedding model of ANIMAL collections.")
+        names.ANIMAL_REID, description="Embedding model of ANIMAL collections.")
     animal_threshold: float | None = Field(
         None, description="Same-animal distance of ANIMAL collections with no local-feature "
         "match; None: the model card's calibrated value (identity.threshold).")

@@ -18,6 +18,10 @@ REQUEST_ID_KEY = "x-request-id"
 # The id of the call being handled, so that handlers (the gateway's reply, log lines) use the
 # same id the interceptor logged and echoed, even when the caller sent none.
 _CURRENT_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+# The caller's deadline of the call being handled, for code far from the servicer that waits
+# on something (a database pool) and must give up before the caller does.
+_CURRENT_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "deadline", default=None)
 
 
 def request_id_of(context: grpc.aio.ServicerContext) -> str:
@@ -28,6 +32,11 @@ def request_id_of(context: grpc.aio.ServicerContext) -> str:
         if key == REQUEST_ID_KEY:
             return str(value)[:64]
     return uuid.uuid4().hex[:16]
+
+
+def current_deadline() -> float | None:
+    """The deadline (event-loop clock) of the call being handled, or None (none set / no call)."""
+    return _CURRENT_DEADLINE.get()
 
 
 def deadline_of(context: grpc.aio.ServicerContext) -> float | None:
@@ -97,6 +106,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
         async def handle(request, context: grpc.aio.ServicerContext):
             request_id = request_id_of(context)
             token = _CURRENT_ID.set(request_id)
+            deadline_token = _CURRENT_DEADLINE.set(deadline_of(context))
             await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
             code, start = grpc.StatusCode.OK, time.perf_counter()
             metrics.RPC_INFLIGHT.labels(service).inc()
@@ -121,6 +131,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
                 if admitted:
                     admission.release(size)
                 _CURRENT_ID.reset(token)
+                _CURRENT_DEADLINE.reset(deadline_token)
                 metrics.RPC_INFLIGHT.labels(service).dec()
                 metrics.RPC_LATENCY.labels(service, method).observe(time.perf_counter() - start)
                 metrics.RPC_REQUESTS.labels(service, method, code.name).inc()
