@@ -12,15 +12,18 @@ import socket
 import sys
 import types
 
+import cv2
+import numpy as np
 import pytest
 from google.protobuf import json_format
 from PIL import Image
 
 from services.face_detection.app import FaceDetectionApp
 from services.face_detection.settings import FaceDetectionSettings
+from services.runtime.imaging import decode_image
 from tests.support.servers import running
+from xcloud.cli import drawing, formatting
 from xcloud.cli import eval as evaluation
-from xcloud.cli import formatting
 from xcloud.cli import models as models_cli
 from xcloud.cli.main import main
 from xcloud.v1 import common_pb2, gateway_pb2
@@ -120,6 +123,59 @@ async def test_readable_output_has_a_face_table_and_summary(gateway, images, cap
     assert out.startswith(f"{images[0]}  512x512  1 face")
     assert "left eye" in out and "mouth right" in out
     assert "Face 1 · score " in out and " · box (" in out
+
+
+async def test_draw_writes_the_boxes_landmarks_and_summary_on_the_photo(gateway, images,
+                                                                       tmp_path, capsys):
+    astronaut, blank = images
+    out_dir = tmp_path / "drawn"
+    code, out, err = await xcloud(capsys, "--gateway", gateway, "analyze", "--json",
+                                  "--draw", str(out_dir), str(astronaut), str(blank))
+    assert code == 0, err
+    assert len(out.splitlines()) == 2  # stdout is still one answer per image
+    (face,) = json_format.Parse(out.splitlines()[0], gateway_pb2.AnalyzeResponse()).faces
+    assert sorted(p.name for p in out_dir.iterdir()) == ["astronaut.png", "blank.png"]
+    drawn = cv2.imread(str(out_dir / "astronaut.png"))
+    original = cv2.cvtColor(decode_image(astronaut.read_bytes()), cv2.COLOR_RGB2BGR)
+    assert drawn.shape == original.shape
+    box = face.face.box
+    x0, y0, x1, y1 = (round(v) for v in (box.x_min, box.y_min, box.x_max, box.y_max))
+    # the four edges have the box colour all along (midpoints and near the corners)
+    for x, y in [((x0 + x1) // 2, y0), ((x0 + x1) // 2, y1), (x0, (y0 + y1) // 2),
+                 (x1, (y0 + y1) // 2), (x0 + 3, y0), (x1, y1 - 3)]:
+        assert tuple(drawn[y, x]) == drawing.BOX_COLOUR, (x, y)
+    # each of the five landmarks is a landmark-coloured dot inside the box
+    for name in formatting.LANDMARKS:
+        point = getattr(face.face.landmarks, name)
+        x, y = round(point.x), round(point.y)
+        assert x0 < x < x1 and y0 < y < y1, name
+        assert tuple(drawn[y, x]) == drawing.LANDMARK_COLOUR, name
+    # inside the box, only what was drawn changed: the rest of the face is the photo's
+    inside = np.abs(drawn[y0 + 4:y1 - 3, x0 + 4:x1 - 3].astype(int)
+                    - original[y0 + 4:y1 - 3, x0 + 4:x1 - 3]).max(axis=2)
+    assert 0.001 < (inside > 0).mean() < 0.2
+    # the summary line is a caption band above (or below) the box, outside it
+    band = drawn[:y0 - 2] if y0 > 30 else drawn[y1 + 3:]
+    assert (band == drawing.CAPTION_BACKGROUND).all(axis=2).sum() > 500
+    assert (band == drawing.TEXT_COLOUR).all(axis=2).sum() > 20
+    # an image without faces is written unchanged
+    blank_drawn = cv2.imread(str(out_dir / "blank.png"))
+    assert (blank_drawn == cv2.imread(str(blank))).all()
+    assert f"-> {out_dir / 'astronaut.png'}" in err
+
+
+def test_the_drawn_caption_is_the_face_summary_in_ascii():
+    face = common_pb2.Face(score=0.987, box=common_pb2.BoundingBox(x_min=10, y_min=20, x_max=110,
+                                                                   y_max=140))
+    text = drawing.caption(1, gateway_pb2.FaceAnalysis(face=face))
+    assert text == "Face 1 | score 0.99 | box (10,20)-(110,140)"
+
+
+def test_two_inputs_with_one_name_get_two_pictures(tmp_path):
+    taken: set = set()
+    first = drawing.output_path(tmp_path, tmp_path / "a" / "x.jpg", taken)
+    second = drawing.output_path(tmp_path, tmp_path / "b" / "x.png", taken)
+    assert (first.name, second.name) == ("x.png", "x-2.png")
 
 
 async def test_health_is_zero_when_everything_serves(gateway, capsys):

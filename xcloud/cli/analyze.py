@@ -1,4 +1,8 @@
-"""xcloud analyze IMAGE...: send each image to the gateway's Analyze and print the answer."""
+"""xcloud analyze IMAGE...: send each image to the gateway's Analyze and print the answer.
+
+With ``--draw OUT_DIR`` each answer is also drawn on its image (xcloud/cli/drawing.py) and
+written as ``OUT_DIR/<stem>.png``.
+"""
 from __future__ import annotations
 
 import argparse
@@ -40,6 +44,9 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> None:
                    help="FACE collection to identify each face in (task identify; without "
                         "--tasks this runs detection,identify)")
     p.add_argument("--identify-top-k", type=int, default=0, help="subjects per face (default 5)")
+    p.add_argument("--draw", type=Path, default=None, metavar="OUT_DIR",
+                   help="also write each image with its faces' boxes, landmarks and summary "
+                        "lines drawn, as OUT_DIR/<name>.png")
     p.set_defaults(run=run)
 
 
@@ -56,12 +63,13 @@ def _tasks(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     failed = False
+    drawn: set[Path] = set()  # output files already written by this run
     with GatewayClient(args.gateway, args.timeout) as client:
         # disable=None: tqdm shows the bar only when stderr is a terminal.
         bar = tqdm(args.images, file=sys.stderr, unit="image",
                    disable=True if len(args.images) < 2 else None)
         for done, path in enumerate(bar, 1):
-            outcome = _analyze_one(client, path, args)
+            outcome = _analyze_one(client, path, args, drawn)
             failed = failed or outcome is not None
             if outcome in FATAL_CODES:
                 left = len(args.images) - done
@@ -72,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _analyze_one(client: GatewayClient, path: Path, args: argparse.Namespace):
+def _analyze_one(client: GatewayClient, path: Path, args: argparse.Namespace,
+                 drawn: set[Path]):
     """Print the answer for one image; returns None on success, else what went wrong."""
     try:
         content = path.read_bytes()
@@ -93,6 +102,24 @@ def _analyze_one(client: GatewayClient, path: Path, args: argparse.Namespace):
     text = formatting.to_json_line(response) if args.json else \
         formatting.analysis_text(str(path), response) + "\n"
     tqdm.write(text, file=sys.stdout)
+    if args.draw is not None:
+        return _draw(content, response, path, args.draw, drawn)
+    return None
+
+
+def _draw(content: bytes, response, path: Path, out_dir: Path, drawn: set[Path]):
+    """Write the drawn answer; None on success, else what went wrong (the answer is printed)."""
+    # imported here: OpenCV is only needed with --draw, and every xcloud command imports this
+    from services.runtime.errors import XCloudError
+    from xcloud.cli import drawing
+
+    target = drawing.output_path(out_dir, path, drawn)
+    try:
+        drawing.write_png(drawing.draw_analysis(content, response), target)
+    except (OSError, ValueError, XCloudError) as exc:
+        _error(f"{path}: cannot draw to {target}: {exc}")
+        return "undrawn"
+    tqdm.write(f"xcloud analyze: drew {path} -> {target}", file=sys.stderr)
     return None
 
 
