@@ -23,6 +23,7 @@ from prometheus_client import Counter, Histogram
 from gateway.settings import BackendSettings, GatewaySettings
 from services.runtime.errors import XCloudError
 from services.runtime.metrics import LATENCY_BUCKETS
+from services.runtime.tls import client_credentials
 from xcloud.v1 import common_pb2
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,9 @@ class Deadline:
 
 
 def channel_options(settings: GatewaySettings) -> list[tuple[str, object]]:
-    return [
+    name = settings.backend_tls_server_name
+    override = [("grpc.ssl_target_name_override", name)] if name else []
+    return [*override,
         ("grpc.service_config", SERVICE_CONFIG),
         # Pings only while calls are in flight: they detect a dead pod behind a live
         # connection without tripping the servers' too-many-pings protection when idle.
@@ -82,10 +85,12 @@ def channel_options(settings: GatewaySettings) -> list[tuple[str, object]]:
 
 
 class BackendClient:
-    def __init__(self, name: str, backend: BackendSettings, settings: GatewaySettings):
+    def __init__(self, name: str, backend: BackendSettings, settings: GatewaySettings,
+                 credentials: grpc.ChannelCredentials | None = None):
         self.name = name
         self.address = backend.address
         self._settings = settings
+        self._credentials = credentials  # None: plaintext
         self._channel: grpc.aio.Channel | None = None
         self._methods: dict[str, grpc.aio.UnaryUnaryMultiCallable] = {}
 
@@ -93,9 +98,11 @@ class BackendClient:
     def channel(self) -> grpc.aio.Channel:
         # Created on first use so that it binds to the event loop that serves the calls.
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(
-                self.address, options=channel_options(self._settings)
-            )
+            options = channel_options(self._settings)
+            self._channel = (
+                grpc.aio.secure_channel(self.address, self._credentials, options=options)
+                if self._credentials is not None
+                else grpc.aio.insecure_channel(self.address, options=options))
         return self._channel
 
     async def call(self, method: str, request: Message, response_type: type[Message],
@@ -173,8 +180,12 @@ class Backends:
     """Every configured backend's client, by backend name."""
 
     def __init__(self, settings: GatewaySettings):
+        # read once, at start: a missing or half-configured certificate stops the gateway
+        credentials = client_credentials(settings.backend_tls_ca_file,
+                                         settings.backend_tls_cert_file,
+                                         settings.backend_tls_key_file)
         self.clients = {
-            name: BackendClient(name, backend, settings)
+            name: BackendClient(name, backend, settings, credentials)
             for name, backend in settings.backends.items()
         }
 

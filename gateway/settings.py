@@ -132,6 +132,21 @@ class GatewaySettings(ServiceSettings):
         'x-tenant-id metadata names the tenant.',
     )
 
+    backend_tls_ca_file: Path | None = Field(
+        None, description="PEM CA that signed the backends' server certificates; set, the "
+        "gateway calls every backend over TLS and checks its certificate (None: plaintext).",
+    )
+    backend_tls_cert_file: Path | None = Field(
+        None, description="The gateway's client certificate (PEM), presented to backends that "
+        "require mutual TLS (their tls_client_ca_file, tls_client_names).",
+    )
+    backend_tls_key_file: Path | None = Field(
+        None, description="PEM private key of backend_tls_cert_file.")
+    backend_tls_server_name: str | None = Field(
+        None, description="Name the backends' certificates are checked against, when it is "
+        "not the host of their address (e.g. one certificate for every pod behind an IP).",
+    )
+
     @model_validator(mode="after")
     def _load_key_file(self) -> GatewaySettings:
         if self.api_key_file is not None:

@@ -43,11 +43,19 @@ def request_metadata(request_id: str | None = None,
     return tuple(metadata)
 
 
-def open_channel(address: str) -> grpc.Channel:
-    return grpc.insecure_channel(address, options=[
+def open_channel(address: str, credentials: grpc.ChannelCredentials | None = None,
+                 server_name: str | None = None) -> grpc.Channel:
+    """A channel to ``address``: plaintext, or TLS with ``credentials`` (the server's
+    certificate checked against ``server_name`` when given, else the address's host)."""
+    options = [
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    ])
+    ]
+    if credentials is None:
+        return grpc.insecure_channel(address, options=options)
+    if server_name:
+        options.append(("grpc.ssl_target_name_override", server_name))
+    return grpc.secure_channel(address, credentials, options=options)
 
 
 def analyze_request(image: bytes, tasks: Iterable[str] = (), *, min_face_size: float = 0.0,
@@ -103,9 +111,11 @@ class GatewayClient:
         self.close()
 
 
-def health_status(address: str, timeout: float, service: str = "") -> str:
+def health_status(address: str, timeout: float, service: str = "",
+                  credentials: grpc.ChannelCredentials | None = None,
+                  server_name: str | None = None) -> str:
     """grpc.health.v1 Check of ``address``: SERVING, NOT_SERVING, … or UNREACHABLE."""
-    with open_channel(address) as channel:
+    with open_channel(address, credentials, server_name) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)

@@ -7,6 +7,8 @@ the gateway list only the gateway's), checked per call by the serving intercepto
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 
 from services.runtime.errors import XCloudError
@@ -33,6 +35,24 @@ def server_credentials(settings: ServiceSettings) -> grpc.ServerCredentials | No
         [(key.read_bytes(), cert.read_bytes())],
         root_certificates=ca.read_bytes() if ca is not None else None,
         require_client_auth=ca is not None,
+    )
+
+
+def client_credentials(ca: Path | None, cert: Path | None,
+                       key: Path | None) -> grpc.ChannelCredentials | None:
+    """A client's TLS credentials (with its own certificate for mutual TLS), or None for
+    plaintext; a certificate without its key (or either without a CA) is an error."""
+    if ca is None:
+        if cert is not None or key is not None:
+            raise ValueError("a client certificate needs the CA of the servers it calls "
+                             "(backend_tls_ca_file): mutual TLS is TLS first")
+        return None
+    if (cert is None) != (key is None):
+        raise ValueError("set both the client certificate and its key (or neither)")
+    return grpc.ssl_channel_credentials(
+        root_certificates=ca.read_bytes(),
+        private_key=key.read_bytes() if key is not None else None,
+        certificate_chain=cert.read_bytes() if cert is not None else None,
     )
 
 

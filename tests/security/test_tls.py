@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from gateway.app import GatewayApp
-from gateway.settings import GatewaySettings
+from gateway.settings import BackendSettings, GatewaySettings
 from services.runtime.tls import server_credentials
 from services.text_quality.app import TextQualityApp
 from services.text_quality.settings import TextQualitySettings
@@ -74,3 +74,43 @@ def test_half_configured_tls_is_refused_at_start(ca):
         server_credentials(TextQualitySettings(tls_cert_file=leaf.cert))
     with pytest.raises(ValueError, match="mutual TLS is TLS first"):
         server_credentials(TextQualitySettings(tls_client_ca_file=ca.issued.cert))
+
+
+async def _score_through(gateway_settings: GatewaySettings) -> gateway_pb2.ScoreContentResponse:
+    async with running(GatewayApp(gateway_settings), gateway_settings) as gateway, \
+            grpc.aio.insecure_channel(gateway.address) as channel:
+        request = gateway_pb2.ScoreContentRequest(
+            records=[text_quality_pb2.ContentRecord(**EXAMPLE)], no_cache=True)
+        return await gateway_pb2_grpc.GatewayStub(channel).ScoreContent(request, timeout=20)
+
+
+async def test_the_gateway_calls_services_over_mutual_tls(ca, text_quality_model):
+    server, client = ca.issue("text-quality"), ca.issue("xcloud-gateway")
+    service_settings = TextQualitySettings(
+        port=0, metrics_port=None, tls_cert_file=server.cert, tls_key_file=server.key,
+        tls_client_ca_file=ca.issued.cert, tls_client_names=["xcloud-gateway"])
+    async with running(TextQualityApp(service_settings), service_settings) as service:
+        backends = {"text_quality": BackendSettings(address=service.address)}
+        mutual = GatewaySettings(
+            port=0, metrics_port=None, backends=backends, backend_tls_ca_file=ca.issued.cert,
+            backend_tls_cert_file=client.cert, backend_tls_key_file=client.key,
+            backend_tls_server_name="text-quality")  # checked against the certificate's name
+        answered = await _score_through(mutual)
+        assert answered.status.code == grpc.StatusCode.OK.value[0]
+        assert len(answered.scores) == 1
+        # TLS without the gateway's certificate: the service refuses the handshake
+        anonymous = GatewaySettings(port=0, metrics_port=None, backends=backends, retries=0,
+                                    backend_tls_ca_file=ca.issued.cert)
+        refused = await _score_through(anonymous)
+        assert refused.status.code == grpc.StatusCode.UNAVAILABLE.value[0]
+
+
+def test_a_half_configured_backend_certificate_stops_the_gateway(ca):
+    leaf = ca.issue("xcloud-gateway")
+    with pytest.raises(ValueError, match="both the client certificate and its key"):
+        GatewayApp(GatewaySettings(port=0, metrics_port=None, backends={},
+                                   backend_tls_ca_file=ca.issued.cert,
+                                   backend_tls_cert_file=leaf.cert))
+    with pytest.raises(ValueError, match="mutual TLS is TLS first"):
+        GatewayApp(GatewaySettings(port=0, metrics_port=None, backends={},
+                                   backend_tls_cert_file=leaf.cert, backend_tls_key_file=leaf.key))

@@ -110,10 +110,64 @@ helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version | replace 
 {{- $_ := set $env "METRICS_URL" (printf "http://%s:%v/metrics" $c.fullName $c.metricsPort) -}}
 {{- with include "xcloud.redisUrl" $root -}}{{- $_ := set $env "REDIS_URL" . -}}{{- end -}}
 {{- end -}}
+{{- include "xcloud.tlsEnv" (list $root $c $env) -}}
 {{- range $key, $value := $c.settings -}}
 {{- $_ := set $env (upper $key) (toString $value) -}}
 {{- end -}}
 {{- range $key, $value := $env }}
 {{ printf "%s%s" $c.envPrefix $key }}: {{ $value | quote }}
+{{- end -}}
+{{- end -}}
+
+{{/* Where the TLS Secrets are mounted (deployment.yaml) and read (settings below). */}}
+{{- define "xcloud.tlsDir" -}}/etc/xcloud/tls{{- end -}}
+{{- define "xcloud.portTlsDir" -}}/etc/xcloud/tls-port{{- end -}}
+
+{{/* list root component -> the folder holding the certificate the process's own port serves,
+     "" when the port is plaintext: the gateway's public Secret, a backend's internal one. */}}
+{{- define "xcloud.portTls" -}}
+{{- $root := index . 0 -}}
+{{- $c := index . 1 -}}
+{{- if eq $c.role "gateway" -}}
+{{- if $root.Values.tls.gatewaySecret -}}{{- include "xcloud.portTlsDir" $root -}}{{- end -}}
+{{- else if $root.Values.tls.internal.enabled -}}
+{{- include "xcloud.tlsDir" $root -}}
+{{- end -}}
+{{- end -}}
+
+{{/* list root component env -> adds the TLS settings of the process to env. */}}
+{{- define "xcloud.tlsEnv" -}}
+{{- $root := index . 0 -}}
+{{- $c := index . 1 -}}
+{{- $env := index . 2 -}}
+{{- $internal := $root.Values.tls.internal -}}
+{{- $dir := include "xcloud.tlsDir" $root -}}
+{{- with include "xcloud.portTls" (list $root $c) -}}
+{{- $_ := set $env "TLS_CERT_FILE" (printf "%s/tls.crt" .) -}}
+{{- $_ := set $env "TLS_KEY_FILE" (printf "%s/tls.key" .) -}}
+{{- end -}}
+{{- if $internal.enabled -}}
+{{- if eq $c.role "gateway" -}}
+{{- $_ := set $env "BACKEND_TLS_CA_FILE" (printf "%s/ca.crt" $dir) -}}
+{{- $_ := set $env "BACKEND_TLS_CERT_FILE" (printf "%s/tls.crt" $dir) -}}
+{{- $_ := set $env "BACKEND_TLS_KEY_FILE" (printf "%s/tls.key" $dir) -}}
+{{- with $internal.serverName -}}{{- $_ := set $env "BACKEND_TLS_SERVER_NAME" . -}}{{- end -}}
+{{- else -}}
+{{- $_ := set $env "TLS_CLIENT_CA_FILE" (printf "%s/ca.crt" $dir) -}}
+{{- $_ := set $env "TLS_CLIENT_NAMES" (toJson (list $internal.clientName)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* list root component -> the process's probe action: the kubelet's gRPC probe on a
+     plaintext port; on a TLS port (which the kubelet's probe cannot speak) the image's
+     health check run in the container with the process's own certificate. */}}
+{{- define "xcloud.probe" -}}
+{{- $root := index . 0 -}}
+{{- $c := index . 1 -}}
+{{- with include "xcloud.portTls" (list $root $c) -}}
+exec: {command: ["python", "/opt/xcloud/deploy/docker/healthcheck.py"]}
+{{- else -}}
+grpc: {port: {{ $c.port }}}
 {{- end -}}
 {{- end -}}
