@@ -9,7 +9,7 @@ PROTOS := $(wildcard protos/xcloud/v1/*.proto)
 GENERATED := $(patsubst protos/%.proto,%_pb2.py,$(PROTOS))
 PYTEST_ARGS ?=
 
-.PHONY: setup proto models run test chaos fuzz bench lint clean-models
+.PHONY: setup proto models run test chaos soak fuzz bench lint clean-models
 
 setup: $(VENV)/.installed proto models
 
@@ -31,12 +31,17 @@ models: $(VENV)/.installed proto
 run: setup
 	$(PY) -m xcloud.launcher
 
-# The chaos suite (real processes killed and restarted) runs in `make chaos`, not here.
+# Everything but the soak: the chaos suite (real processes killed, restarted, overloaded)
+# takes seconds, so it runs here too; `make chaos` runs it alone.
 test: setup
-	$(PY) -m pytest -m "not chaos" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not soak" $(PYTEST_ARGS)
 
 chaos: setup
 	$(PY) -m pytest -m chaos tests/chaos $(PYTEST_ARGS)
+
+# 10 minutes of mixed load on the whole stack; every process's memory must stay flat.
+soak: setup
+	$(PY) -m pytest -m soak tests/soak -s $(PYTEST_ARGS)
 
 # 10,000 generated hostile inputs (make test runs a few hundred of the same tests).
 fuzz: setup

@@ -6,11 +6,6 @@ PostgreSQL in a temporary data directory; nothing is stopped cleanly before the 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,44 +13,16 @@ import grpc
 import psutil
 import pytest
 
-from tests.conftest import REPO_ROOT
 from tests.services.animal_identity.conftest import raw_image
+from tests.support.service_process import ServiceProcess
 from xcloud.v1 import animal_identity_pb2 as pb
 from xcloud.v1 import animal_identity_pb2_grpc
 
 SUBJECTS = 20
-START_TIMEOUT_S = 180.0
 
 
-class ServiceProcess:
-    def __init__(self, data_dir: Path):
-        env = {**os.environ, "XCLOUD_ANIMAL_IDENTITY_PORT": "0",
-               "XCLOUD_ANIMAL_IDENTITY_METRICS_PORT": "0",
-               "XCLOUD_ANIMAL_IDENTITY_DATA_DIR": str(data_dir),
-               "XCLOUD_ANIMAL_IDENTITY_MAX_BATCH_SIZE": "2"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.animal_identity"], cwd=REPO_ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.address = self._wait_ready()
-
-    def _wait_ready(self) -> str:
-        """The address from the READY line the runtime prints once the service serves."""
-        deadline = time.monotonic() + START_TIMEOUT_S
-        seen = []
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if line.startswith("READY animal_identity"):
-                return line.split("grpc=")[1].split()[0]
-        self.process.kill()
-        raise RuntimeError("service did not become ready:\n" + "".join(seen[-30:]))
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(30)
-        self.process.stdout.close()
+def identity_process(data_dir: Path) -> ServiceProcess:
+    return ServiceProcess("animal_identity", data_dir=data_dir, max_batch_size=2)
 
 
 def kill_postgres(data_dir: Path) -> None:
@@ -92,13 +59,13 @@ async def subjects_of(address: str) -> list[str]:
 
 @pytest.mark.slow
 async def test_acknowledged_enrolments_survive_sigkill(identity_models, demo_faces, data_dir):
-    service = ServiceProcess(data_dir)
+    service = identity_process(data_dir)
     try:
         await enrol_all(service.address, demo_faces)
     finally:
         service.kill()  # right after the last acknowledgement, no clean shutdown
     kill_postgres(data_dir)
-    restarted = ServiceProcess(data_dir)
+    restarted = identity_process(data_dir)
     try:
         assert await subjects_of(restarted.address) == [f"s{i:02d}" for i in range(SUBJECTS)]
     finally:
