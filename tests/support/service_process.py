@@ -17,9 +17,10 @@ class ServiceProcess:
 
     def __init__(self, name: str, **settings: object):
         self.name = name
+        self.settings = {key: str(value) for key, value in settings.items()}
         prefix = f"XCLOUD_{name.upper()}_"
         env = {**os.environ, f"{prefix}PORT": "0", f"{prefix}METRICS_PORT": "0",
-               **{f"{prefix}{key.upper()}": str(value) for key, value in settings.items()}}
+               **{f"{prefix}{key.upper()}": value for key, value in self.settings.items()}}
         self.process = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"], cwd=REPO_ROOT, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

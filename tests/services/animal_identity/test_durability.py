@@ -70,3 +70,49 @@ async def test_acknowledged_enrolments_survive_sigkill(identity_models, demo_fac
         assert await subjects_of(restarted.address) == [f"s{i:02d}" for i in range(SUBJECTS)]
     finally:
         restarted.kill()
+
+
+async def enrol_until_killed(service: ServiceProcess, faces: list, kill_after: int) -> set[str]:
+    """Concurrent enrolments; SIGKILL of the service and its database once ``kill_after`` are
+    acknowledged, with the rest still in flight. Returns the acknowledged subjects."""
+    acknowledged: set[str] = set()
+
+    async def enrol(stub, i: int) -> None:
+        subject = f"s{i:02d}"
+        try:
+            await stub.Enroll(pb.EnrollRequest(collection="kept", subject=subject,
+                                               faces=[raw_image(faces[i % len(faces)])]),
+                              timeout=120)
+        except grpc.aio.AioRpcError:
+            return  # never acknowledged: may or may not be stored
+        acknowledged.add(subject)
+        if len(acknowledged) == kill_after:
+            service.kill()
+            kill_postgres(service_data_dir(service))
+
+    async with grpc.aio.insecure_channel(service.address) as channel:
+        stub = animal_identity_pb2_grpc.AnimalIdentityStub(channel)
+        await stub.CreateCollection(pb.CreateCollectionRequest(
+            name="kept", kind=pb.COLLECTION_KIND_FACE), timeout=60)
+        await asyncio.gather(*(enrol(stub, i) for i in range(SUBJECTS)))
+    return acknowledged
+
+
+def service_data_dir(service: ServiceProcess) -> Path:
+    return Path(service.settings["data_dir"])
+
+
+@pytest.mark.slow
+async def test_enrolments_acknowledged_before_a_sigkill_mid_load_survive_it(
+        identity_models, demo_faces, data_dir):
+    service = identity_process(data_dir)
+    try:
+        acknowledged = await enrol_until_killed(service, demo_faces, kill_after=SUBJECTS // 2)
+    finally:
+        service.kill()
+    assert len(acknowledged) >= SUBJECTS // 2
+    restarted = identity_process(data_dir)
+    try:
+        assert acknowledged <= set(await subjects_of(restarted.address))
+    finally:
+        restarted.kill()
