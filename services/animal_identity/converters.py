@@ -53,7 +53,7 @@ def collection_to_proto(info: CollectionInfo) -> pb.Collection:
     return pb.Collection(name=info.name, kind=KIND_VALUES[info.kind],
                          model=model_info(info.model, info.version),
                          dimension=info.dimension, threshold=info.threshold,
-                         revision=info.revision)
+                         revision=info.revision, target_far=info.target_far)
 
 
 def enroll_to_proto(result: EnrollResult) -> pb.EnrollResponse:

@@ -9,6 +9,7 @@ the animal model's input and also describe it by SIFT keypoints for re-ranking (
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -93,6 +94,22 @@ class Embedder:
 
     def _identity_card(self, kind: str) -> dict:
         return self._pool.model(self.kinds[kind].model).card.card.get("identity", {})
+
+    def operating_point(self, kind: str, target_far: float | None) -> tuple[float, float]:
+        """(threshold, FAR it was calibrated for) of a collection of ``kind`` that asked for
+        ``target_far`` (None: the default: the threshold setting, else the card's; FAR 0 when
+        the threshold is not calibrated by FAR). A rate the card does not list is refused."""
+        if target_far is None:
+            calibrated = self.kinds[kind].threshold is None
+            far = self._identity_card(kind).get("target_far") if calibrated else None
+            return self.threshold(kind), float(far or 0.0)
+        by_far = self._identity_card(kind).get("thresholds_by_far", {})
+        for listed, threshold in by_far.items():
+            if math.isclose(float(listed), target_far, rel_tol=1e-6):
+                return float(threshold), float(listed)
+        choices = ", ".join(sorted(by_far, key=float)) or "none: use target_far 0"
+        raise InvalidInput(f"target_far {target_far:g} is not calibrated for {kind} collections "
+                           f"(model {self.kinds[kind].model}); choose one of: {choices}")
 
     def threshold(self, kind: str) -> float:
         """The served same-subject distance: the setting, else the model card's calibration."""

@@ -66,6 +66,7 @@ class Collection:
     model_version: str
     dimension: int
     revision: int
+    target_far: float | None  # the operating point asked for at creation; None: default
 
     @property
     def table(self) -> sql.Identifier:
@@ -162,16 +163,18 @@ class Gallery:
 
     async def create_collection(self, tenant: str, name: str, kind: str, model: str,
                                 model_version: str, dimension: int,
-                                local_features: bool = False) -> Collection:
+                                local_features: bool = False,
+                                target_far: float | None = None) -> Collection:
         """Catalogue row, vectors table, its indexes (+ keypoints table), in one transaction."""
         if not 1 <= dimension <= MAX_DIMENSION:
             raise ValueError(f"dimension {dimension} outside 1..{MAX_DIMENSION}")
         try:
             async with self._transaction() as conn:
-                row = await _fetchone(conn, f"INSERT INTO gallery_collections "
-                                      f"(tenant, name, kind, model, model_version, dimension) "
-                                      f"VALUES (%s, %s, %s, %s, %s, %s) RETURNING {COLLECTION_COLUMNS}",
-                                      (tenant, name, kind, model, model_version, dimension))
+                row = await _fetchone(
+                    conn, f"INSERT INTO gallery_collections (tenant, name, kind, model, "
+                    f"model_version, dimension, target_far) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                    f"RETURNING {COLLECTION_COLUMNS}",
+                    (tenant, name, kind, model, model_version, dimension, target_far))
                 collection = Collection(*row)
                 await conn.execute(sql.SQL(
                     "CREATE TABLE {t} (id bigserial PRIMARY KEY, subject text NOT NULL, "

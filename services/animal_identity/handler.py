@@ -32,6 +32,7 @@ class CollectionInfo:
     dimension: int
     threshold: float
     revision: int
+    target_far: float  # the FAR ``threshold`` is calibrated for; 0: not calibrated by FAR
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,19 @@ class IdentityHandler:
         self._embedder = embedder
         self._gallery = gallery
 
-    async def create_collection(self, tenant: str, name: str, kind: str) -> CollectionInfo:
+    async def create_collection(self, tenant: str, name: str, kind: str,
+                                target_far: float = 0.0) -> CollectionInfo:
+        """A new collection; ``target_far`` > 0 asks for that operating point (0: default)."""
         _check_name(name)
         if kind not in self._embedder.kinds:
             raise InvalidInput(f"collection kind must be one of {sorted(self._embedder.kinds)}")
+        asked = _target_far(target_far)
+        if asked is not None:
+            self._embedder.operating_point(kind, asked)  # refused before anything is created
         model, version, dimension = self._embedder.model_of(kind)
         collection = await self._gallery.create_collection(
-            _tenant(tenant), name, kind, model, version, dimension, local_features=kind == ANIMAL)
+            _tenant(tenant), name, kind, model, version, dimension,
+            local_features=kind == ANIMAL, target_far=asked)
         return self._info(collection)
 
     async def collection(self, tenant: str, name: str) -> CollectionInfo:
@@ -189,7 +196,7 @@ class IdentityHandler:
         return embeddings
 
     def _threshold(self, collection: Collection) -> float:
-        return self._embedder.threshold(collection.kind)
+        return self._embedder.operating_point(collection.kind, collection.target_far)[0]
 
     def _match(self, collection: Collection, subject: str, distance: float,
                threshold: float) -> Match:
@@ -197,8 +204,19 @@ class IdentityHandler:
         return Match(subject, distance, score, distance < threshold)
 
     def _info(self, c: Collection) -> CollectionInfo:
+        threshold, far = self._embedder.operating_point(c.kind, c.target_far)
         return CollectionInfo(c.name, c.kind, c.model, c.model_version, c.dimension,
-                              self._threshold(c), c.revision)
+                              threshold, c.revision, far)
+
+
+def _target_far(value: float) -> float | None:
+    """The operating point a CreateCollection asked for; None for the default (0)."""
+    if value == 0:
+        return None
+    if not 0 < value < 1:  # NaN fails this too
+        raise InvalidInput(f"target_far must be a false-accept rate in (0, 1), or 0 for the "
+                           f"model's default; got {value:g}")
+    return value
 
 
 def _single(payload: Payload) -> Payload:

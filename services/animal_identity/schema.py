@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS gallery_collections (
 );
 -- galleries created before collections had revisions
 ALTER TABLE gallery_collections ADD COLUMN IF NOT EXISTS revision bigint NOT NULL DEFAULT 0;
+-- the operating point a collection asked for (NULL: the model's default)
+ALTER TABLE gallery_collections ADD COLUMN IF NOT EXISTS target_far double precision;
 -- One revision sequence for every collection, so a deleted and re-created collection never
 -- reports a revision its predecessor had (answers cached under it would come back). Started
 -- past every revision a gallery from before the sequence holds.
@@ -26,7 +28,8 @@ SELECT setval('gallery_revisions', GREATEST(
     (SELECT last_value FROM gallery_revisions),
     (SELECT COALESCE(max(revision), 0) + 1 FROM gallery_collections)));
 ALTER TABLE gallery_collections ALTER COLUMN revision SET DEFAULT nextval('gallery_revisions')"""
-COLLECTION_COLUMNS = "id, tenant, name, kind, model, model_version, dimension, revision"
+COLLECTION_COLUMNS = ("id, tenant, name, kind, model, model_version, dimension, revision, "
+                      "target_far")
 # Every change of a collection's contents moves its revision (to the next value of the global
 # sequence) in the same transaction, so a cached answer keyed on the revision is never served
 # after the gallery changed. Concurrent writers to one collection queue on that row only for

@@ -29,7 +29,8 @@ class AnimalIdentityServicer(animal_identity_pb2_grpc.AnimalIdentityServicer):
 
     async def CreateCollection(self, request, context):
         kind = converters.kind_from_proto(request.kind)
-        info = await self._handler.create_collection(self._tenant(context), request.name, kind)
+        info = await self._handler.create_collection(self._tenant(context), request.name, kind,
+                                                     request.target_far)
         return pb.CreateCollectionResponse(collection=converters.collection_to_proto(info))
 
     async def GetCollection(self, request, context):

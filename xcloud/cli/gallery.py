@@ -42,6 +42,9 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> None:
     create = actions.add_parser("create", help="create a collection")
     create.add_argument("name")
     create.add_argument("--kind", choices=sorted(KINDS), default="face")
+    create.add_argument("--far", type=float, default=0.0, metavar="RATE",
+                        help="operating point: the false-accept rate the threshold is "
+                        "calibrated for (faces: 0.01, 0.001, 0.0001; default: the model's)")
     create.set_defaults(run_action=_create)
     enroll = actions.add_parser("enroll", help="enrol a subject from example images")
     enroll.add_argument("name")
@@ -95,10 +98,11 @@ def _kind_name(kind: int) -> str:
 
 def _create(args: argparse.Namespace, call: Gallery) -> None:
     found = call("CreateCollection", pb.CreateCollectionRequest(
-        name=args.name, kind=KINDS[args.kind])).collection
+        name=args.name, kind=KINDS[args.kind], target_far=args.far)).collection
+    far = f" (FAR {found.target_far:g})" if found.target_far else ""
     print(f"created {found.name}: {_kind_name(found.kind)}, model {found.model.name} "
           f"v{found.model.version}, {found.dimension}-d, same subject below distance "
-          f"{found.threshold:g}")
+          f"{found.threshold:g}{far}")
 
 
 def _enroll(args: argparse.Namespace, call: Gallery) -> None:

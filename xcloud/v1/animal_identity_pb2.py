@@ -25,59 +25,59 @@ _sym_db = _symbol_database.Default()
 from xcloud.v1 import common_pb2 as xcloud_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fxcloud/v1/animal_identity.proto\x12\txcloud.v1\x1a\x16xcloud/v1/common.proto\"\xa0\x01\n\nCollection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x04kind\x18\x02 \x01(\x0e\x32\x19.xcloud.v1.CollectionKind\x12#\n\x05model\x18\x03 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\x12\x11\n\tdimension\x18\x04 \x01(\x05\x12\x11\n\tthreshold\x18\x05 \x01(\x02\x12\x10\n\x08revision\x18\x06 \x01(\x03\"P\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x04kind\x18\x02 \x01(\x0e\x32\x19.xcloud.v1.CollectionKind\"E\n\x18\x43reateCollectionResponse\x12)\n\ncollection\x18\x01 \x01(\x0b\x32\x15.xcloud.v1.Collection\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"B\n\x15GetCollectionResponse\x12)\n\ncollection\x18\x01 \x01(\x0b\x32\x15.xcloud.v1.Collection\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"E\n\x18\x44\x65leteCollectionResponse\x12)\n\ncollection\x18\x01 \x01(\x0b\x32\x15.xcloud.v1.Collection\"\x18\n\x16ListCollectionsRequest\"E\n\x17ListCollectionsResponse\x12*\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x15.xcloud.v1.Collection\"\xa1\x01\n\rEnrollRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12 \n\x06images\x18\x03 \x03(\x0b\x32\x10.xcloud.v1.Image\x12\"\n\x05\x66\x61\x63\x65s\x18\x04 \x03(\x0b\x32\x13.xcloud.v1.RawImage\x12%\n\x05\x62oxes\x18\x05 \x03(\x0b\x32\x16.xcloud.v1.BoundingBox\"c\n\x0e\x45nrollResponse\x12\x10\n\x08\x65nrolled\x18\x01 \x01(\x05\x12\x1a\n\x12subject_embeddings\x18\x02 \x01(\x05\x12#\n\x05model\x18\x03 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\"`\n\x05Match\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x10\n\x08\x64istance\x18\x02 \x01(\x02\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x14\n\x0csame_subject\x18\x04 \x01(\x08\x12\x0f\n\x07inliers\x18\x05 \x01(\x05\"\x9d\x01\n\x0fIdentifyRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x1f\n\x05image\x18\x02 \x01(\x0b\x32\x10.xcloud.v1.Image\x12!\n\x04\x66\x61\x63\x65\x18\x03 \x01(\x0b\x32\x13.xcloud.v1.RawImage\x12\r\n\x05top_k\x18\x04 \x01(\x05\x12#\n\x03\x62ox\x18\x05 \x01(\x0b\x32\x16.xcloud.v1.BoundingBox\"m\n\x10IdentifyResponse\x12!\n\x07matches\x18\x01 \x03(\x0b\x32\x10.xcloud.v1.Match\x12#\n\x05model\x18\x02 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\x12\x11\n\tthreshold\x18\x03 \x01(\x02\"\x9d\x01\n\rVerifyRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x1f\n\x05image\x18\x03 \x01(\x0b\x32\x10.xcloud.v1.Image\x12!\n\x04\x66\x61\x63\x65\x18\x04 \x01(\x0b\x32\x13.xcloud.v1.RawImage\x12#\n\x03\x62ox\x18\x05 \x01(\x0b\x32\x16.xcloud.v1.BoundingBox\"\x7f\n\x0eVerifyResponse\x12\x14\n\x0csame_subject\x18\x01 \x01(\x08\x12\x10\n\x08\x64istance\x18\x02 \x01(\x02\x12\x11\n\tthreshold\x18\x03 \x01(\x02\x12\r\n\x05score\x18\x04 \x01(\x02\x12#\n\x05model\x18\x05 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\";\n\x14\x44\x65leteSubjectRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\"X\n\x15\x44\x65leteSubjectResponse\x12\x1a\n\x12\x64\x65leted_embeddings\x18\x01 \x01(\x05\x12#\n\x05model\x18\x02 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\"P\n\x13ListSubjectsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\".\n\x07Subject\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x12\n\nembeddings\x18\x02 \x01(\x05\"z\n\x14ListSubjectsResponse\x12$\n\x08subjects\x18\x01 \x03(\x0b\x32\x12.xcloud.v1.Subject\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12#\n\x05model\x18\x03 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\"4\n\x0fIdentifyOptions\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05top_k\x18\x02 \x01(\x05*\x84\x01\n\x0e\x43ollectionKind\x12\x1f\n\x1b\x43OLLECTION_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43OLLECTION_KIND_FACE\x10\x01\x12\x1b\n\x17\x43OLLECTION_KIND_GENERIC\x10\x02\x12\x1a\n\x16\x43OLLECTION_KIND_ANIMAL\x10\x03\x32\xe0\x05\n\x0e\x41nimalIdentity\x12[\n\x10\x43reateCollection\x12\".xcloud.v1.CreateCollectionRequest\x1a#.xcloud.v1.CreateCollectionResponse\x12R\n\rGetCollection\x12\x1f.xcloud.v1.GetCollectionRequest\x1a .xcloud.v1.GetCollectionResponse\x12[\n\x10\x44\x65leteCollection\x12\".xcloud.v1.DeleteCollectionRequest\x1a#.xcloud.v1.DeleteCollectionResponse\x12X\n\x0fListCollections\x12!.xcloud.v1.ListCollectionsRequest\x1a\".xcloud.v1.ListCollectionsResponse\x12=\n\x06\x45nroll\x12\x18.xcloud.v1.EnrollRequest\x1a\x19.xcloud.v1.EnrollResponse\x12\x43\n\x08Identify\x12\x1a.xcloud.v1.IdentifyRequest\x1a\x1b.xcloud.v1.IdentifyResponse\x12=\n\x06Verify\x12\x18.xcloud.v1.VerifyRequest\x1a\x19.xcloud.v1.VerifyResponse\x12R\n\rDeleteSubject\x12\x1f.xcloud.v1.DeleteSubjectRequest\x1a .xcloud.v1.DeleteSubjectResponse\x12O\n\x0cListSubjects\x12\x1e.xcloud.v1.ListSubjectsRequest\x1a\x1f.xcloud.v1.ListSubjectsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fxcloud/v1/animal_identity.proto\x12\txcloud.v1\x1a\x16xcloud/v1/common.proto\"\xb4\x01\n\nCollection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x04kind\x18\x02 \x01(\x0e\x32\x19.xcloud.v1.CollectionKind\x12#\n\x05model\x18\x03 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\x12\x11\n\tdimension\x18\x04 \x01(\x05\x12\x11\n\tthreshold\x18\x05 \x01(\x02\x12\x10\n\x08revision\x18\x06 \x01(\x03\x12\x12\n\ntarget_far\x18\x07 \x01(\x01\"d\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x04kind\x18\x02 \x01(\x0e\x32\x19.xcloud.v1.CollectionKind\x12\x12\n\ntarget_far\x18\x03 \x01(\x01\"E\n\x18\x43reateCollectionResponse\x12)\n\ncollection\x18\x01 \x01(\x0b\x32\x15.xcloud.v1.Collection\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"B\n\x15GetCollectionResponse\x12)\n\ncollection\x18\x01 \x01(\x0b\x32\x15.xcloud.v1.Collection\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"E\n\x18\x44\x65leteCollectionResponse\x12)\n\ncollection\x18\x01 \x01(\x0b\x32\x15.xcloud.v1.Collection\"\x18\n\x16ListCollectionsRequest\"E\n\x17ListCollectionsResponse\x12*\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x15.xcloud.v1.Collection\"\xa1\x01\n\rEnrollRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12 \n\x06images\x18\x03 \x03(\x0b\x32\x10.xcloud.v1.Image\x12\"\n\x05\x66\x61\x63\x65s\x18\x04 \x03(\x0b\x32\x13.xcloud.v1.RawImage\x12%\n\x05\x62oxes\x18\x05 \x03(\x0b\x32\x16.xcloud.v1.BoundingBox\"c\n\x0e\x45nrollResponse\x12\x10\n\x08\x65nrolled\x18\x01 \x01(\x05\x12\x1a\n\x12subject_embeddings\x18\x02 \x01(\x05\x12#\n\x05model\x18\x03 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\"`\n\x05Match\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x10\n\x08\x64istance\x18\x02 \x01(\x02\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x14\n\x0csame_subject\x18\x04 \x01(\x08\x12\x0f\n\x07inliers\x18\x05 \x01(\x05\"\x9d\x01\n\x0fIdentifyRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x1f\n\x05image\x18\x02 \x01(\x0b\x32\x10.xcloud.v1.Image\x12!\n\x04\x66\x61\x63\x65\x18\x03 \x01(\x0b\x32\x13.xcloud.v1.RawImage\x12\r\n\x05top_k\x18\x04 \x01(\x05\x12#\n\x03\x62ox\x18\x05 \x01(\x0b\x32\x16.xcloud.v1.BoundingBox\"m\n\x10IdentifyResponse\x12!\n\x07matches\x18\x01 \x03(\x0b\x32\x10.xcloud.v1.Match\x12#\n\x05model\x18\x02 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\x12\x11\n\tthreshold\x18\x03 \x01(\x02\"\x9d\x01\n\rVerifyRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x1f\n\x05image\x18\x03 \x01(\x0b\x32\x10.xcloud.v1.Image\x12!\n\x04\x66\x61\x63\x65\x18\x04 \x01(\x0b\x32\x13.xcloud.v1.RawImage\x12#\n\x03\x62ox\x18\x05 \x01(\x0b\x32\x16.xcloud.v1.BoundingBox\"\x7f\n\x0eVerifyResponse\x12\x14\n\x0csame_subject\x18\x01 \x01(\x08\x12\x10\n\x08\x64istance\x18\x02 \x01(\x02\x12\x11\n\tthreshold\x18\x03 \x01(\x02\x12\r\n\x05score\x18\x04 \x01(\x02\x12#\n\x05model\x18\x05 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\";\n\x14\x44\x65leteSubjectRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\"X\n\x15\x44\x65leteSubjectResponse\x12\x1a\n\x12\x64\x65leted_embeddings\x18\x01 \x01(\x05\x12#\n\x05model\x18\x02 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\"P\n\x13ListSubjectsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\".\n\x07Subject\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x12\n\nembeddings\x18\x02 \x01(\x05\"z\n\x14ListSubjectsResponse\x12$\n\x08subjects\x18\x01 \x03(\x0b\x32\x12.xcloud.v1.Subject\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12#\n\x05model\x18\x03 \x01(\x0b\x32\x14.xcloud.v1.ModelInfo\"4\n\x0fIdentifyOptions\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05top_k\x18\x02 \x01(\x05*\x84\x01\n\x0e\x43ollectionKind\x12\x1f\n\x1b\x43OLLECTION_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43OLLECTION_KIND_FACE\x10\x01\x12\x1b\n\x17\x43OLLECTION_KIND_GENERIC\x10\x02\x12\x1a\n\x16\x43OLLECTION_KIND_ANIMAL\x10\x03\x32\xe0\x05\n\x0e\x41nimalIdentity\x12[\n\x10\x43reateCollection\x12\".xcloud.v1.CreateCollectionRequest\x1a#.xcloud.v1.CreateCollectionResponse\x12R\n\rGetCollection\x12\x1f.xcloud.v1.GetCollectionRequest\x1a .xcloud.v1.GetCollectionResponse\x12[\n\x10\x44\x65leteCollection\x12\".xcloud.v1.DeleteCollectionRequest\x1a#.xcloud.v1.DeleteCollectionResponse\x12X\n\x0fListCollections\x12!.xcloud.v1.ListCollectionsRequest\x1a\".xcloud.v1.ListCollectionsResponse\x12=\n\x06\x45nroll\x12\x18.xcloud.v1.EnrollRequest\x1a\x19.xcloud.v1.EnrollResponse\x12\x43\n\x08Identify\x12\x1a.xcloud.v1.IdentifyRequest\x1a\x1b.xcloud.v1.IdentifyResponse\x12=\n\x06Verify\x12\x18.xcloud.v1.VerifyRequest\x1a\x19.xcloud.v1.VerifyResponse\x12R\n\rDeleteSubject\x12\x1f.xcloud.v1.DeleteSubjectRequest\x1a .xcloud.v1.DeleteSubjectResponse\x12O\n\x0cListSubjects\x12\x1e.xcloud.v1.ListSubjectsRequest\x1a\x1f.xcloud.v1.ListSubjectsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'xcloud.v1.animal_identity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COLLECTIONKIND']._serialized_start=2084
-  _globals['_COLLECTIONKIND']._serialized_end=2216
+  _globals['_COLLECTIONKIND']._serialized_start=2124
+  _globals['_COLLECTIONKIND']._serialized_end=2256
   _globals['_COLLECTION']._serialized_start=71
-  _globals['_COLLECTION']._serialized_end=231
-  _globals['_CREATECOLLECTIONREQUEST']._serialized_start=233
-  _globals['_CREATECOLLECTIONREQUEST']._serialized_end=313
-  _globals['_CREATECOLLECTIONRESPONSE']._serialized_start=315
-  _globals['_CREATECOLLECTIONRESPONSE']._serialized_end=384
-  _globals['_GETCOLLECTIONREQUEST']._serialized_start=386
-  _globals['_GETCOLLECTIONREQUEST']._serialized_end=422
-  _globals['_GETCOLLECTIONRESPONSE']._serialized_start=424
-  _globals['_GETCOLLECTIONRESPONSE']._serialized_end=490
-  _globals['_DELETECOLLECTIONREQUEST']._serialized_start=492
-  _globals['_DELETECOLLECTIONREQUEST']._serialized_end=531
-  _globals['_DELETECOLLECTIONRESPONSE']._serialized_start=533
-  _globals['_DELETECOLLECTIONRESPONSE']._serialized_end=602
-  _globals['_LISTCOLLECTIONSREQUEST']._serialized_start=604
-  _globals['_LISTCOLLECTIONSREQUEST']._serialized_end=628
-  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_start=630
-  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_end=699
-  _globals['_ENROLLREQUEST']._serialized_start=702
-  _globals['_ENROLLREQUEST']._serialized_end=863
-  _globals['_ENROLLRESPONSE']._serialized_start=865
-  _globals['_ENROLLRESPONSE']._serialized_end=964
-  _globals['_MATCH']._serialized_start=966
-  _globals['_MATCH']._serialized_end=1062
-  _globals['_IDENTIFYREQUEST']._serialized_start=1065
-  _globals['_IDENTIFYREQUEST']._serialized_end=1222
-  _globals['_IDENTIFYRESPONSE']._serialized_start=1224
-  _globals['_IDENTIFYRESPONSE']._serialized_end=1333
-  _globals['_VERIFYREQUEST']._serialized_start=1336
-  _globals['_VERIFYREQUEST']._serialized_end=1493
-  _globals['_VERIFYRESPONSE']._serialized_start=1495
-  _globals['_VERIFYRESPONSE']._serialized_end=1622
-  _globals['_DELETESUBJECTREQUEST']._serialized_start=1624
-  _globals['_DELETESUBJECTREQUEST']._serialized_end=1683
-  _globals['_DELETESUBJECTRESPONSE']._serialized_start=1685
-  _globals['_DELETESUBJECTRESPONSE']._serialized_end=1773
-  _globals['_LISTSUBJECTSREQUEST']._serialized_start=1775
-  _globals['_LISTSUBJECTSREQUEST']._serialized_end=1855
-  _globals['_SUBJECT']._serialized_start=1857
-  _globals['_SUBJECT']._serialized_end=1903
-  _globals['_LISTSUBJECTSRESPONSE']._serialized_start=1905
-  _globals['_LISTSUBJECTSRESPONSE']._serialized_end=2027
-  _globals['_IDENTIFYOPTIONS']._serialized_start=2029
-  _globals['_IDENTIFYOPTIONS']._serialized_end=2081
-  _globals['_ANIMALIDENTITY']._serialized_start=2219
-  _globals['_ANIMALIDENTITY']._serialized_end=2955
+  _globals['_COLLECTION']._serialized_end=251
+  _globals['_CREATECOLLECTIONREQUEST']._serialized_start=253
+  _globals['_CREATECOLLECTIONREQUEST']._serialized_end=353
+  _globals['_CREATECOLLECTIONRESPONSE']._serialized_start=355
+  _globals['_CREATECOLLECTIONRESPONSE']._serialized_end=424
+  _globals['_GETCOLLECTIONREQUEST']._serialized_start=426
+  _globals['_GETCOLLECTIONREQUEST']._serialized_end=462
+  _globals['_GETCOLLECTIONRESPONSE']._serialized_start=464
+  _globals['_GETCOLLECTIONRESPONSE']._serialized_end=530
+  _globals['_DELETECOLLECTIONREQUEST']._serialized_start=532
+  _globals['_DELETECOLLECTIONREQUEST']._serialized_end=571
+  _globals['_DELETECOLLECTIONRESPONSE']._serialized_start=573
+  _globals['_DELETECOLLECTIONRESPONSE']._serialized_end=642
+  _globals['_LISTCOLLECTIONSREQUEST']._serialized_start=644
+  _globals['_LISTCOLLECTIONSREQUEST']._serialized_end=668
+  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_start=670
+  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_end=739
+  _globals['_ENROLLREQUEST']._serialized_start=742
+  _globals['_ENROLLREQUEST']._serialized_end=903
+  _globals['_ENROLLRESPONSE']._serialized_start=905
+  _globals['_ENROLLRESPONSE']._serialized_end=1004
+  _globals['_MATCH']._serialized_start=1006
+  _globals['_MATCH']._serialized_end=1102
+  _globals['_IDENTIFYREQUEST']._serialized_start=1105
+  _globals['_IDENTIFYREQUEST']._serialized_end=1262
+  _globals['_IDENTIFYRESPONSE']._serialized_start=1264
+  _globals['_IDENTIFYRESPONSE']._serialized_end=1373
+  _globals['_VERIFYREQUEST']._serialized_start=1376
+  _globals['_VERIFYREQUEST']._serialized_end=1533
+  _globals['_VERIFYRESPONSE']._serialized_start=1535
+  _globals['_VERIFYRESPONSE']._serialized_end=1662
+  _globals['_DELETESUBJECTREQUEST']._serialized_start=1664
+  _globals['_DELETESUBJECTREQUEST']._serialized_end=1723
+  _globals['_DELETESUBJECTRESPONSE']._serialized_start=1725
+  _globals['_DELETESUBJECTRESPONSE']._serialized_end=1813
+  _globals['_LISTSUBJECTSREQUEST']._serialized_start=1815
+  _globals['_LISTSUBJECTSREQUEST']._serialized_end=1895
+  _globals['_SUBJECT']._serialized_start=1897
+  _globals['_SUBJECT']._serialized_end=1943
+  _globals['_LISTSUBJECTSRESPONSE']._serialized_start=1945
+  _globals['_LISTSUBJECTSRESPONSE']._serialized_end=2067
+  _globals['_IDENTIFYOPTIONS']._serialized_start=2069
+  _globals['_IDENTIFYOPTIONS']._serialized_end=2121
+  _globals['_ANIMALIDENTITY']._serialized_start=2259
+  _globals['_ANIMALIDENTITY']._serialized_end=2995
 # @@protoc_insertion_point(module_scope)

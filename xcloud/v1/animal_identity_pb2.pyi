@@ -20,28 +20,32 @@ COLLECTION_KIND_GENERIC: CollectionKind
 COLLECTION_KIND_ANIMAL: CollectionKind
 
 class Collection(_message.Message):
-    __slots__ = ("name", "kind", "model", "dimension", "threshold", "revision")
+    __slots__ = ("name", "kind", "model", "dimension", "threshold", "revision", "target_far")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FAR_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: CollectionKind
     model: _common_pb2.ModelInfo
     dimension: int
     threshold: float
     revision: int
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[CollectionKind, str]] = ..., model: _Optional[_Union[_common_pb2.ModelInfo, _Mapping]] = ..., dimension: _Optional[int] = ..., threshold: _Optional[float] = ..., revision: _Optional[int] = ...) -> None: ...
+    target_far: float
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[CollectionKind, str]] = ..., model: _Optional[_Union[_common_pb2.ModelInfo, _Mapping]] = ..., dimension: _Optional[int] = ..., threshold: _Optional[float] = ..., revision: _Optional[int] = ..., target_far: _Optional[float] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "kind")
+    __slots__ = ("name", "kind", "target_far")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FAR_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: CollectionKind
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[CollectionKind, str]] = ...) -> None: ...
+    target_far: float
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[CollectionKind, str]] = ..., target_far: _Optional[float] = ...) -> None: ...
 
 class CreateCollectionResponse(_message.Message):
     __slots__ = ("collection",)

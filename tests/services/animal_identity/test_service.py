@@ -212,3 +212,30 @@ async def test_every_kinds_model_is_listed(identity_server):
     assert {(m.model.name, m.installed) for m in reply.models} == {
         (FACE_MODEL, True), ("mobilenet_v2_features", True),
         ("animal_reid_mobilenet_v2", True)}
+
+
+async def test_a_collection_may_ask_for_an_operating_point_of_the_card(
+        identity_stub, identity_models, demo_faces):
+    card = json.loads((identity_models / FACE_MODEL / "1" / "model.json").read_text())["identity"]
+    default = await identity_stub.CreateCollection(pb.CreateCollectionRequest(
+        name=f"far-default-{next(_names)}", kind=FACE), timeout=30)
+    assert default.collection.target_far == pytest.approx(card["target_far"])
+    assert default.collection.threshold == pytest.approx(card["threshold"])
+    strict = await identity_stub.CreateCollection(pb.CreateCollectionRequest(
+        name=f"far-strict-{next(_names)}", kind=FACE, target_far=1e-4), timeout=30)
+    assert strict.collection.target_far == pytest.approx(1e-4)
+    assert strict.collection.threshold == pytest.approx(card["thresholds_by_far"]["0.0001"])
+    assert strict.collection.threshold < default.collection.threshold
+    name = strict.collection.name
+    await identity_stub.Enroll(pb.EnrollRequest(collection=name, subject="a",
+                                                faces=[raw_image(demo_faces[0])]), timeout=60)
+    answer = await identity_stub.Identify(pb.IdentifyRequest(
+        collection=name, face=raw_image(demo_faces[0])), timeout=60)
+    assert answer.threshold == pytest.approx(strict.collection.threshold)  # kept for its life
+    for kind, far, hint in ((FACE, 0.05, "0.0001, 0.001, 0.01"), (FACE, 1.5, "in (0, 1)"),
+                            (GENERIC, 1e-3, "not calibrated for generic")):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await identity_stub.CreateCollection(pb.CreateCollectionRequest(
+                name=f"far-bad-{next(_names)}", kind=kind, target_far=far), timeout=30)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert hint in refused.value.details()
