@@ -26,6 +26,7 @@ from gateway.faces import FaceCalls, FaceSource, per_face_outcome
 from gateway.outcomes import Compute, Job, Outcome, captured, needs_detection, succeeded
 from gateway.settings import GatewaySettings
 from gateway.tasks import FaceCall, Scope, TaskRegistry, TaskSpec, model_of
+from services.runtime import tracing
 from services.runtime.alignment import SHARED_CROP_MARGIN
 from services.runtime.errors import InvalidInput, TooLarge
 from services.runtime.interceptors import REQUEST_ID_KEY
@@ -154,12 +155,16 @@ class Analyzer:
                       usable: bool = True, keep: Keep | None = None) -> Outcome:
         """The task's answer through the cached-call path (gateway/cached.py), once its
         backend state is known; ``keep`` makes the cached copy (default: the answer)."""
-        state = await captured(spec.name, lambda: self._state_of(spec, job))
-        if isinstance(state, Outcome):
-            return state  # the task cannot run (e.g. no such collection): its status says why
-        call = CallKey(spec.name, spec.backend, job.digest, options, state)
-        return await self._cached_calls.run(call, job.deadline, compute, usable=usable, keep=keep,
-                                      fresh=job.request.options.no_cache)
+        with tracing.span(f"task {spec.name}", {"xcloud.task": spec.name}) as span:
+            state = await captured(spec.name, lambda: self._state_of(spec, job))
+            if isinstance(state, Outcome):
+                return state  # the task cannot run (e.g. no such collection): its status says why
+            call = CallKey(spec.name, spec.backend, job.digest, options, state)
+            outcome = await self._cached_calls.run(call, job.deadline, compute, usable=usable,
+                                                   keep=keep, fresh=job.request.options.no_cache)
+            span.set_attributes({"xcloud.task.code": code_name(outcome.status),
+                                 "xcloud.task.cached": outcome.status.cached})
+            return outcome
 
     async def _state_of(self, spec: TaskSpec, job: Job) -> bytes:
         if spec.state_key is None:

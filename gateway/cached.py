@@ -20,6 +20,7 @@ from gateway.cache import SHARED_RESULTS, ResultCache, SingleFlight, cache_key
 from gateway.clients import Deadline
 from gateway.outcomes import Compute, Outcome, captured
 from gateway.versions import ModelVersions
+from services.runtime import tracing
 from xcloud.v1 import gateway_cache_pb2, gateway_pb2
 
 T = TypeVar("T")
@@ -81,7 +82,9 @@ class CachedCalls:
 
     async def lookup(self, task: str, key: str, parse: Parse = AS_ANALYZE) -> Outcome | None:
         """The cached outcome, or None on a miss (an unreadable entry is a miss too)."""
-        entry = await self._cache.get(task, key, lambda value: _read(value, parse))
+        with tracing.span("cache lookup", {"xcloud.task": task}) as span:
+            entry = await self._cache.get(task, key, lambda value: _read(value, parse))
+            span.set_attribute("xcloud.cache.hit", entry is not None)
         if entry is None:
             return None
         status, fragment = entry

@@ -4,7 +4,8 @@ Each channel uses round-robin load balancing, so a ``dns:///`` target of a headl
 Kubernetes Service spreads calls over every pod IP rather than pinning one connection.
 Calls carry the caller's remaining time (capped at ``backend_timeout_s``) and are retried,
 with jittered backoff, only on UNAVAILABLE: that code means the call never reached a model,
-so repeating it cannot run inference twice.
+so repeating it cannot run inference twice. Each attempt is a CLIENT span whose traceparent
+travels in the call's metadata, so the backend's spans join the gateway's trace.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from google.protobuf.message import Message
 from prometheus_client import Counter, Histogram
 
 from gateway.settings import BackendSettings, GatewaySettings
+from services.runtime import tracing
 from services.runtime.errors import XCloudError
 from services.runtime.metrics import LATENCY_BUCKETS
 from services.runtime.tls import client_credentials
@@ -131,6 +133,19 @@ class BackendClient:
 
     async def _attempt(self, method: str, request: Message, response_type: type[Message],
                        deadline: Deadline, metadata: Metadata) -> Message:
+        """One attempt as one CLIENT span; its trace context goes along in the metadata."""
+        with tracing.client_span(self.name, method) as (span, context):
+            try:
+                reply = await self._send(method, request, response_type, deadline,
+                                         (*metadata, *context))
+            except BackendError as exc:
+                tracing.end_rpc(span, exc.code, exc.details, server=False)
+                raise
+            tracing.end_rpc(span, grpc.StatusCode.OK, server=False)
+            return reply
+
+    async def _send(self, method: str, request: Message, response_type: type[Message],
+                    deadline: Deadline, metadata: Metadata) -> Message:
         timeout = self._timeout(deadline)
         stub = self._stub(method, type(request), response_type)
         start = time.perf_counter()

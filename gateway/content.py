@@ -13,6 +13,7 @@ import hashlib
 from gateway.cached import CachedCalls, CallKey
 from gateway.clients import Backends, Deadline, Metadata
 from gateway.outcomes import Outcome, succeeded
+from services.runtime import tracing
 from services.runtime.errors import InvalidInput, TooLarge
 from services.runtime.interceptors import REQUEST_ID_KEY
 from xcloud.v1 import gateway_pb2, text_quality_pb2
@@ -55,9 +56,10 @@ class ContentScorer:
                            f"{self._max_records} are accepted, split the batch")
         metadata = ((REQUEST_ID_KEY, request_id),)
         call = CallKey(TASK, BACKEND, await _digest(request.records))
-        outcome = await self._cached.run(
-            call, deadline, lambda: self._compute(request, deadline, metadata),
-            fresh=request.no_cache, parse=gateway_pb2.ScoreContentResponse.FromString)
+        with tracing.span(f"task {TASK}", {"xcloud.task": TASK}):
+            outcome = await self._cached.run(
+                call, deadline, lambda: self._compute(request, deadline, metadata),
+                fresh=request.no_cache, parse=gateway_pb2.ScoreContentResponse.FromString)
         outcome.raise_if_callers_fault()
         response = gateway_pb2.ScoreContentResponse(request_id=request_id, status=outcome.status)
         if outcome.fragment is not None:

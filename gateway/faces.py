@@ -21,6 +21,7 @@ from gateway.converters import grpc_code, task_status
 from gateway.outcomes import Job, Outcome, failed, needs_detection, succeeded
 from gateway.settings import GatewaySettings
 from gateway.tasks import TaskSpec, model_of
+from services.runtime import tracing
 from xcloud.v1 import common_pb2, gateway_pb2
 
 Refetch = Callable[[], Awaitable[Sequence[common_pb2.Face]]]
@@ -60,6 +61,12 @@ class FaceCalls:
 
     async def run(self, job: Job, specs: list[TaskSpec], detection: Outcome,
                   source: FaceSource) -> dict[str, Outcome]:
+        names = [s.name for s in specs]
+        with tracing.span("task " + "+".join(names), {"xcloud.task": names}):
+            return await self._run(job, specs, detection, source)
+
+    async def _run(self, job: Job, specs: list[TaskSpec], detection: Outcome,
+                   source: FaceSource) -> dict[str, Outcome]:
         if not detection.ok:
             return {s.name: needs_detection(s.name, detection) for s in specs}
         total = len(detection.fragment.faces)

@@ -6,6 +6,10 @@ until ``max_batch_size`` rows are gathered or ``max_delay`` has passed since the
 arrived. The batch runs in an executor thread (never on the event loop) and every waiter gets
 its own slice of the outputs, or the batch's error. Requests whose deadline has passed are
 dropped before inference: nobody is waiting for them any more.
+
+A batch serves many calls, so it runs outside every caller's trace; each request keeps the
+wall-clock bounds of its queue wait and of the run it was part of, and its caller records
+them as its own "queue wait" and "inference" spans once the answer is back.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from services.runtime import metrics
+from services.runtime import metrics, tracing
 from services.runtime.errors import DeadlineExpired, NotReady, Overloaded
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,8 @@ class _Request:
     rows: np.ndarray
     deadline: float | None  # loop.time() after which the caller has given up
     enqueued: float = field(default_factory=time.perf_counter)
+    enqueued_ns: int = field(default_factory=time.time_ns)  # wall clock, for trace spans
+    ran: tuple[int, int, int] | None = None  # (start_ns, end_ns, rows) of its inference run
     future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     def fits(self, other: _Request) -> bool:
@@ -83,7 +89,22 @@ class DynamicBatcher:
                 f"model {self._labels[0]} has {self._policy.max_queue_size} requests queued; retry later"
             ) from None
         metrics.QUEUE_DEPTH.labels(*self._labels).set(self._queue.qsize())
-        return await request.future
+        try:
+            return await request.future
+        finally:
+            self._trace(request)
+
+    def _trace(self, request: _Request) -> None:
+        """The request's queue wait and inference run as spans of the caller's trace."""
+        attributes = {"xcloud.model": self._labels[0], "xcloud.model_version": self._labels[1],
+                      "xcloud.rows": len(request.rows)}
+        if request.ran is None:  # dropped, failed or shut down before it ran
+            tracing.record_span("queue wait", request.enqueued_ns, time.time_ns(), attributes)
+            return
+        start_ns, end_ns, batch_rows = request.ran
+        tracing.record_span("queue wait", request.enqueued_ns, start_ns, attributes)
+        tracing.record_span("inference", start_ns, end_ns,
+                            {**attributes, "xcloud.batch_rows": batch_rows})
 
     async def _collect_forever(self) -> None:
         while True:
@@ -146,7 +167,7 @@ class DynamicBatcher:
         return live
 
     async def _run(self, batch: list[_Request]) -> None:
-        started = time.perf_counter()
+        started, started_ns = time.perf_counter(), time.time_ns()
         for request in batch:
             metrics.STAGE_LATENCY["queue"].labels(*self._labels).observe(started - request.enqueued)
         inputs = batch[0].rows if len(batch) == 1 else np.concatenate([r.rows for r in batch])
@@ -157,9 +178,17 @@ class DynamicBatcher:
                 outputs = await loop.run_in_executor(self._executor, self._run_batch, inputs)
         except Exception as exc:  # every waiter learns of the failure
             log.exception("inference failed for %s", self._labels[0])
+            _ran(batch, started_ns, len(inputs))
             _fail_all(batch, exc)
             return
+        _ran(batch, started_ns, len(inputs))
         _fan_out(batch, outputs)
+
+
+def _ran(batch: list[_Request], started_ns: int, rows: int) -> None:
+    ended_ns = time.time_ns()
+    for request in batch:
+        request.ran = (started_ns, ended_ns, rows)
 
 
 def _fan_out(batch: list[_Request], outputs: Sequence[np.ndarray]) -> None:

@@ -1,4 +1,5 @@
-"""Server interceptor: request id, logging, metrics, and the error-to-status mapping."""
+"""Server interceptors: the RPC's trace span (TracingInterceptor, outermost), then request id,
+logging, metrics, and the error-to-status mapping (ServingInterceptor)."""
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +10,7 @@ import uuid
 
 import grpc
 
-from services.runtime import metrics
+from services.runtime import metrics, tracing
 from services.runtime.errors import Overloaded, XCloudError
 from services.runtime.tls import check_peer
 
@@ -79,6 +80,47 @@ def _size_of(request) -> int:
     return request.ByteSize() if hasattr(request, "ByteSize") else len(request)
 
 
+def _rewrapped(handler: grpc.RpcMethodHandler, behaviour) -> grpc.RpcMethodHandler:
+    return grpc.unary_unary_rpc_method_handler(
+        behaviour,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+class TracingInterceptor(grpc.aio.ServerInterceptor):
+    """Runs every unary RPC (grpc.* infrastructure RPCs aside) inside one SERVER span that
+    continues the caller's trace (its traceparent metadata, services/runtime/tracing.py).
+
+    First in the server's list, so it wraps ServingInterceptor: that one's log lines, request
+    id and error mapping happen inside the span, and the span ends with the final status."""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or handler.unary_unary is None or method.startswith("/grpc."):
+            return handler
+        return _rewrapped(handler, self._wrap(handler.unary_unary, method))
+
+    @staticmethod
+    def _wrap(behaviour, method: str):
+        async def handle(request, context: grpc.aio.ServicerContext):
+            with tracing.server_span(method, context.invocation_metadata()) as span:
+                code = grpc.StatusCode.OK
+                try:
+                    return await behaviour(request, context)
+                except grpc.aio.AbortError:
+                    code = context.code() or grpc.StatusCode.UNKNOWN
+                    raise
+                except asyncio.CancelledError:
+                    code = grpc.StatusCode.CANCELLED
+                    raise
+                finally:
+                    tracing.end_rpc(span, code, context.details() or "")
+
+        return handle
+
+
 class ServingInterceptor(grpc.aio.ServerInterceptor):
     """Wraps every unary RPC of the XCloud services (grpc.* infrastructure RPCs pass through)."""
 
@@ -93,18 +135,14 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or handler.unary_unary is None or method.startswith("/grpc."):
             return handler
-        wrapped = self._wrap(handler.unary_unary, method.rsplit("/", 1)[-1])
-        return grpc.unary_unary_rpc_method_handler(
-            wrapped,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return _rewrapped(handler, self._wrap(handler.unary_unary, method.rsplit("/", 1)[-1]))
 
     def _wrap(self, behaviour, method: str):
         service, admission, allowed = self._service, self._admission, self._allowed_peers
 
         async def handle(request, context: grpc.aio.ServicerContext):
             request_id = request_id_of(context)
+            tracing.annotate({"xcloud.request_id": request_id})
             token = _CURRENT_ID.set(request_id)
             deadline_token = _CURRENT_DEADLINE.set(deadline_of(context))
             await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))

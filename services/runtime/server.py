@@ -17,7 +17,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime.interceptors import Admission, ServingInterceptor
+from services.runtime import tracing
+from services.runtime.interceptors import Admission, ServingInterceptor, TracingInterceptor
 from services.runtime.metrics import start_metrics_server
 from services.runtime.settings import ServiceSettings
 from services.runtime.tls import server_credentials
@@ -50,7 +51,8 @@ class RunningServer:
         self.settings = settings
         self.admission = Admission(settings.max_concurrent_rpcs, settings.max_inflight_bytes)
         self.server = grpc.aio.server(
-            interceptors=[ServingInterceptor(app.name, self.admission,
+            interceptors=[TracingInterceptor(),
+                          ServingInterceptor(app.name, self.admission,
                                              frozenset(settings.tls_client_names))],
             options=grpc_options(settings),
         )
@@ -101,6 +103,7 @@ class RunningServer:
 
 async def serve_until_signal(app: App, settings: ServiceSettings) -> None:
     """Run the app until SIGTERM or SIGINT, then drain gracefully (what __main__ calls)."""
+    tracing.configure(app.name, settings.otlp_endpoint)
     running = RunningServer(app, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -111,10 +114,14 @@ async def serve_until_signal(app: App, settings: ServiceSettings) -> None:
     await stop.wait()
     log.info("%s draining (up to %.1fs)", app.name, settings.drain_seconds)
     await running.stop()
+    tracing.shutdown()  # the spans of the last calls still go out
 
 
 def configure_logging(level: str, name: str) -> None:
+    """Log lines name the process and, inside a traced call, its trace id (`` trace=…``)."""
     logging.basicConfig(
         level=level.upper(),
-        format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s",
+        format=f"%(asctime)s {name} %(levelname)s %(name)s%(trace)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(tracing.TraceIdFilter())

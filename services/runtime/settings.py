@@ -68,3 +68,9 @@ class ServiceSettings(BaseSettings):
         5.0, description="On SIGTERM: time in-flight calls get to finish after readiness flips."
     )
     log_level: str = Field("INFO", description="Python logging level.")
+    otlp_endpoint: str | None = Field(
+        None, pattern=r"^(https?://[^/]+)?$",
+        description="OpenTelemetry collector to export trace spans to over OTLP/gRPC, e.g. "
+        '"http://otel-collector:4317" (https:// for TLS); None or empty: no exporter, spans '
+        "cost ~nothing (docs/operations.md#tracing).",
+    )

@@ -111,6 +111,7 @@ helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version | replace 
 {{- with include "xcloud.redisUrl" $root -}}{{- $_ := set $env "REDIS_URL" . -}}{{- end -}}
 {{- end -}}
 {{- include "xcloud.tlsEnv" (list $root $c $env) -}}
+{{- with $root.Values.tracing.otlpEndpoint -}}{{- $_ := set $env "OTLP_ENDPOINT" . -}}{{- end -}}
 {{- range $key, $value := $c.settings -}}
 {{- $_ := set $env (upper $key) (toString $value) -}}
 {{- end -}}
