@@ -9,7 +9,7 @@ PROTOS := $(wildcard protos/xcloud/v1/*.proto)
 GENERATED := $(patsubst protos/%.proto,%_pb2.py,$(PROTOS))
 PYTEST_ARGS ?=
 
-.PHONY: setup proto models run test chaos soak fuzz bench lint clean-models
+.PHONY: setup proto models run test chaos soak fuzz bench bench-gpu mlserver-venv lint clean-models
 
 setup: $(VENV)/.installed proto models
 
@@ -47,8 +47,25 @@ soak: setup
 fuzz: setup
 	XCLOUD_FUZZ_EXAMPLES=10000 $(PY) -m pytest -m fuzz tests/fuzz $(PYTEST_ARGS)
 
-bench: setup
-	$(PY) -m benchmarks.run
+# XCloud beside its compute limit, a naive PyTorch server and MLServer, plus the ratios of
+# docs/benchmarks.md: a table on stdout, report.md and plots in bench-results/report.
+bench: setup mlserver-venv
+	$(PY) -m xcloud.cli.main bench
+
+# Per-model throughput at batch 1/8/32 on CUDA (TensorRT when present) against the CPU;
+# prints "no GPU" and succeeds where there is none (needs onnxruntime-gpu to find one).
+bench-gpu: setup
+	$(PY) -m benchmarks.gpu
+
+# Seldon MLServer for `make bench`, in its own venv: it pins protobuf<7, XCloud needs 7;
+# uvloop 0.21: with 0.22+ MLServer 1.7.1's inference workers die at start.
+MLSERVER_VENV ?= .venv-mlserver
+mlserver-venv: $(MLSERVER_VENV)/.installed
+
+$(MLSERVER_VENV)/.installed:
+	test -x $(MLSERVER_VENV)/bin/python || $(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/pip install -q "mlserver==1.7.1" "onnxruntime==1.32.0" "uvloop==0.21.0"
+	touch $@
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check services gateway models xcloud tests benchmarks

@@ -83,11 +83,13 @@ async def attributes_served_vs_raw(testbed: Testbed, profile: Profile) -> list[R
                     found["raw sequential"], "req/s")]
 
 
-def analyze_call(channel: grpc.aio.Channel, images: ImageCycle, tasks: list[str]) -> Request:
+def analyze_call(channel: grpc.aio.Channel, images: ImageCycle, tasks: list[str],
+                 no_cache: bool = True) -> Request:
+    """Analyze of the next image; a task that did not answer OK fails the call."""
     stub = gateway_pb2_grpc.GatewayStub(channel)
 
     async def call():
-        reply = await stub.Analyze(analyze_request(images(), tasks, no_cache=True),
+        reply = await stub.Analyze(analyze_request(images(), tasks, no_cache=no_cache),
                                    timeout=TIMEOUT_S)
         failed = [s for s in reply.statuses if s.code != common_pb2.STATUS_CODE_OK]
         if failed:
@@ -108,7 +110,7 @@ async def per_face_pipeline(testbed: Testbed, profile: Profile) -> list[Row | Sk
                 rows.append(Skipped("per_face", case, f"the {profile.name} profile stops at "
                                                       f"c={profile.max_concurrency}"))
                 continue
-            variants = [Variant(label, analyze_call(channel, ImageCycle(testbed.photos, unique=True),
+            variants = [Variant(label, analyze_call(channel, ImageCycle(testbed.corpus, unique=True),
                                                     tasks), concurrency)
                         for label, tasks in (("every face task", PER_FACE_TASKS),
                                              ("detection only", ["detection"]))]

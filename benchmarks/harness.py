@@ -24,7 +24,7 @@ import numpy as np
 
 # One call of the system under test; the callable picks its own input.
 Request = Callable[[], Awaitable[object]]
-FIGURES = ("req/s", "p50", "p95")
+FIGURES = ("req/s", "p50", "p95", "p99")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,10 @@ class Profile:
     min_requests: int     # ...and at least this many (concurrency 1 needs more)
     warmup: int           # requests per variant, one at a time, before measuring
     max_concurrency: int  # comparisons at a higher concurrency are skipped
+    # The timed comparisons (benchmarks/peers.py, load generator benchmarks/loadgen.py): each
+    # round lasts round_s seconds after warmup_s seconds of unmeasured load per variant.
+    round_s: float = 6.0
+    warmup_s: float = 2.0
 
     def requests(self, concurrency: int) -> int:
         return max(self.min_requests, min(self.per_worker * concurrency, self.max_requests))
@@ -50,10 +54,10 @@ PROFILES = {
     "default": Profile("default", rounds=3, per_worker=2, max_requests=32, min_requests=8,
                        warmup=1, max_concurrency=32),
     "quick": Profile("quick", rounds=2, per_worker=1, max_requests=16, min_requests=4,
-                     warmup=1, max_concurrency=8),
+                     warmup=1, max_concurrency=8, round_s=3.0, warmup_s=1.0),
     # For the test suite: every code path once, figures meaningless.
     "smoke": Profile("smoke", rounds=1, per_worker=0, max_requests=0, min_requests=2,
-                     warmup=1, max_concurrency=32),
+                     warmup=1, max_concurrency=32, round_s=0.3, warmup_s=0.0),
 }
 
 
@@ -61,21 +65,26 @@ PROFILES = {
 class Sample:
     """One round of one variant."""
 
-    latencies: tuple[float, ...]  # seconds, in completion order
+    latencies: tuple[float, ...]  # seconds, in completion order (answered calls only)
     elapsed: float                # wall time of the round, seconds
+    # failed calls by status code name (e.g. ("UNAVAILABLE", 3)): not in the latencies
+    errors: tuple[tuple[str, int], ...] = ()
 
     @property
     def throughput(self) -> float:
         return len(self.latencies) / self.elapsed
 
     def figure(self, name: str) -> float:
-        """req/s, or a latency percentile ("p50", "p95") in milliseconds."""
+        """req/s, or a latency percentile ("p50", "p95", "p99") in milliseconds."""
         if name == "req/s":
             return self.throughput
         return percentile_ms(self.latencies, float(name[1:]))
 
 
 def percentile_ms(latencies: Sequence[float], q: float) -> float:
+    """The percentile in ms; NaN when no call answered (every one failed)."""
+    if not len(latencies):
+        return float("nan")
     return float(np.percentile(np.asarray(latencies), q)) * 1000.0
 
 
@@ -124,6 +133,15 @@ class Measurement:
         if name == "req/s":
             return statistics.median(s.throughput for s in self.rounds)
         return percentile_ms(self.latencies, float(name[1:]))
+
+    @property
+    def errors(self) -> dict[str, int]:
+        """Failed calls of every round, by status code name."""
+        total: dict[str, int] = {}
+        for sample in self.rounds:
+            for code, count in sample.errors:
+                total[code] = total.get(code, 0) + count
+        return total
 
 
 async def taking_turns(variants: Sequence[Variant], total: int) -> dict[str, Sample]:
@@ -210,4 +228,4 @@ def compare(benchmark: str, case: str, a: Measurement, b: Measurement, figure: s
 def _measurement_dict(m: Measurement) -> dict:
     figures = {name: m.figure(name) for name in FIGURES}
     return {"label": m.label, "concurrency": m.concurrency, "requests": len(m.latencies),
-            "rounds": len(m.rounds), **figures}
+            "rounds": len(m.rounds), "errors": m.errors, **figures}

@@ -1,4 +1,5 @@
-"""The photos the benchmarks send: scikit-image's astronaut, plus SCUT-FBP5500 faces when present."""
+"""The photos the benchmarks send: scikit-image's astronaut, plus SCUT-FBP5500 faces when present;
+and the corpus of distinct real images the timed comparisons cycle through (a folder's)."""
 from __future__ import annotations
 
 import io
@@ -6,12 +7,17 @@ import itertools
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from models.evaluation.datasets import DataMissing, data_root
 
 # Real faces of another size than the astronaut's 512 x 512, and cheaper to detect: with 7 of
 # them a round of 8, 16 or 32 requests sends every photo equally often.
 SCUT_FACES = 7
+# Distinct images per timed comparison: more than a round's calls at c=16 would need to repeat
+# within a second, and few enough to read at start. Cycled; the gateway still sees new bytes.
+CORPUS_SIZE = 64
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,29 @@ def scut_faces(count: int = SCUT_FACES) -> list[Photo]:
 
 def default_photos() -> list[Photo]:
     return [astronaut(), *scut_faces()]
+
+
+def image_folder() -> Path | None:
+    """SCUT-FBP5500's images under ../shared/data (or $XCLOUD_DATA), None when absent."""
+    try:
+        folder = data_root() / "scut-fbp5500" / "images"
+    except DataMissing:
+        return None
+    return folder if folder.is_dir() else None
+
+
+def folder_photos(folder: Path, count: int = CORPUS_SIZE) -> list[Photo]:
+    """``count`` images spread evenly over the folder's sorted names (a folder sorted by
+    subject group would otherwise give one group)."""
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    step = max(1, len(paths) // max(1, count))
+    return [Photo(p.name, p.read_bytes()) for p in paths[::step][:count]]
+
+
+def default_corpus(folder: Path | None = None, count: int = CORPUS_SIZE) -> list[Photo]:
+    """The folder's images, else the default one's, else the small photo mix."""
+    folder = folder or image_folder()
+    return (folder_photos(folder, count) if folder else []) or default_photos()
 
 
 def with_comment(jpeg: bytes, number: int) -> bytes:

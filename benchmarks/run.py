@@ -1,31 +1,37 @@
-"""python -m benchmarks.run (what `make bench` runs): one table of ratios measured side by side.
+"""python -m benchmarks.run (what `make bench` and `xcloud bench` run): one table of ratios
+measured side by side, and a report folder (report.md, one PNG per timed comparison).
 
 Adding a benchmark is one module with ``async def NAME(testbed, profile) -> list[Row | Skipped]``
-and one entry in ``BENCHMARKS``. A benchmark that breaks gets a "failed" row and the others
-still run. Exit code 0 when every benchmark ran, 1 when one failed (figures are reported,
-never judged: on a shared machine a threshold would fail at random).
+(a timed comparison may add a ``Sweep``: its plot) and one entry in ``BENCHMARKS``. A benchmark
+that breaks gets a "failed" row and the others still run. Exit code 0 when every benchmark ran,
+1 when one failed (figures are reported and targets marked, never enforced: on a shared
+machine a threshold would fail at random).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 
 import grpc
 
-from benchmarks import detection, faces, fine_grained, gallery, gateway
+from benchmarks import detection, faces, fine_grained, gallery, gateway, peers
 from benchmarks.harness import PROFILES, Profile, Row, Skipped
-from benchmarks.inputs import Photo, default_photos
+from benchmarks.inputs import Photo, default_corpus, default_photos
+from benchmarks.loadgen import Sweep
+from benchmarks.markdown import profile_note, write_report
+from benchmarks.options import add_arguments
+from benchmarks.progress import WindowBar
 from benchmarks.report import print_table, write_json
 from benchmarks.testbed import Testbed
-from xcloud.launcher import REPO_ROOT
 
 log = logging.getLogger("benchmarks")
-Benchmark = Callable[[Testbed, Profile], Awaitable[list[Row | Skipped]]]
+Result = Row | Skipped | Sweep
+Benchmark = Callable[[Testbed, Profile], Awaitable[list[Result]]]
 
 BENCHMARKS: dict[str, Benchmark] = {
     "batching": detection.batching,
@@ -36,24 +42,36 @@ BENCHMARKS: dict[str, Benchmark] = {
     "attributes": faces.attributes_served_vs_raw,
     "per_face": faces.per_face_pipeline,
     "gallery": gallery.identify,
+    "compute_limit": peers.compute_limit,
+    "naive": peers.naive,
+    "thread_budget": peers.thread_budget,
+    "mlserver_expression": peers.mlserver_expression,
+    "mlserver_trunk": peers.mlserver_trunk,
 }
-DEFAULT_JSON = REPO_ROOT / "bench-results" / "latest.json"
 
 
-async def run_benchmarks(names: Sequence[str], profile: Profile,
-                         photos: Sequence[Photo]) -> list[Row | Skipped]:
+async def run_benchmarks(names: Sequence[str], profile: Profile, photos: Sequence[Photo],
+                         corpus: Sequence[Photo] = (), progress: bool = False) -> list[Result]:
     """Run the named benchmarks in order against one shared testbed; progress on stderr."""
-    rows: list[Row | Skipped] = []
-    testbed = Testbed(photos)
+    results: list[Result] = []
+    bar = WindowBar(enabled=progress)
+    testbed = Testbed(photos, corpus, bar)
     try:
         for name in names:
-            rows += await _run_one(name, testbed, profile)
+            results += await _run_one(name, testbed, profile)
     finally:
+        bar.close()
         await testbed.close()
-    return rows
+    return results
 
 
-async def _run_one(name: str, testbed: Testbed, profile: Profile) -> list[Row | Skipped]:
+def split(results: Sequence[Result]) -> tuple[list[Row | Skipped], list[Sweep]]:
+    """The table's rows, and the plots' sweeps."""
+    return ([r for r in results if not isinstance(r, Sweep)],
+            [r for r in results if isinstance(r, Sweep)])
+
+
+async def _run_one(name: str, testbed: Testbed, profile: Profile) -> list[Result]:
     started = time.perf_counter()
     print(f"bench: {name} ...", file=sys.stderr, flush=True)
     try:
@@ -76,24 +94,41 @@ def _summary(exc: Exception) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and requests")
-    parser.add_argument("--only", action="append", choices=list(BENCHMARKS), metavar="NAME",
-                        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
-    parser.add_argument("--json", nargs="?", const=DEFAULT_JSON, type=Path, metavar="PATH",
-                        help=f"also write the figures as JSON (default path {DEFAULT_JSON})")
+    add_arguments(parser)
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    profile = PROFILES["quick" if args.quick else "default"]
+def chosen_profile(args: argparse.Namespace) -> Profile:
+    profile = PROFILES[args.profile or ("quick" if args.quick else "default")]
+    timing = {k: v for k, v in (("round_s", args.round_s), ("warmup_s", args.warmup_s))
+              if v is not None}
+    return dataclasses.replace(profile, **timing)
+
+
+def run(args: argparse.Namespace, command: str) -> int:
+    """One run as ``args`` say; the table on stdout, the report into ``args.out``."""
+    profile = chosen_profile(args)
     names = args.only or list(BENCHMARKS)
-    rows = asyncio.run(run_benchmarks(names, profile, default_photos()))
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    corpus = default_corpus(args.images)
+    results = asyncio.run(run_benchmarks(names, profile, default_photos(), corpus,
+                                         progress=not args.no_progress))
+    rows, sweeps = split(results)
     print_table(rows, profile, sys.stdout)
+    report = write_report(rows, sweeps, args.out, command, profile_note(profile))
+    print(f"report written to {report}", file=sys.stderr)
     if args.json:
         write_json(rows, profile, args.json)
         print(f"figures written to {args.json}", file=sys.stderr)
     return 1 if any(isinstance(row, Skipped) and row.failed for row in rows) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    return run(parse_args(argv), " ".join(["python -m benchmarks.run", *argv]))
 
 
 if __name__ == "__main__":

@@ -18,9 +18,11 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
+from benchmarks import mlserver
 from benchmarks.inputs import Photo
+from benchmarks.progress import WindowBar
 from tests.support.redis import RedisProcess
-from xcloud.launcher import LINE_LIMIT, REPO_ROOT, Child, Output, StartupError
+from xcloud.launcher import LINE_LIMIT, REPO_ROOT, Child, Output, StartupError, thread_budget
 from xcloud.stack import (
     GATEWAY,
     SERVICES,
@@ -34,7 +36,9 @@ from xcloud.stack import (
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 300.0  # loading and warming up every batch size of every model
 STOP_GRACE_S = 10.0
-SPECS = {spec.name: spec for spec in (*SERVICES, GATEWAY)}
+# The naive baseline (benchmarks/naive_server.py) starts like a service, with its READY line.
+NAIVE = ProcessSpec("naive", "benchmarks.naive_server", "XCLOUD_NAIVE_", 0, 0)
+SPECS = {spec.name: spec for spec in (*SERVICES, GATEWAY, NAIVE)}
 # Settings every benchmark server gets: nothing to drain when the run is over.
 COMMON_SETTINGS = {"drain_seconds": 0.0}
 
@@ -62,13 +66,25 @@ def setting_value(value: object) -> str:
 
 
 class Testbed:
-    """Photos, and servers keyed by (process, settings): each is started once per run."""
+    """Photos, and servers keyed by (process, settings): each is started once per run.
 
-    def __init__(self, photos: Sequence[Photo]) -> None:
+    ``photos`` is the small mix of the counted benchmarks; ``corpus`` the distinct images the
+    timed comparisons cycle through (benchmarks/peers.py); ``progress`` their progress bar.
+    Services get the launcher's thread budget (``xcloud.launcher.thread_budget``), as in
+    ``make run``, unless a benchmark sets ``intra_op_threads`` itself.
+    """
+
+    def __init__(self, photos: Sequence[Photo], corpus: Sequence[Photo] = (),
+                 progress: WindowBar | None = None) -> None:
         if not photos:
             raise ValueError("the benchmarks need at least one photo")
         self.photos = list(photos)
+        self.corpus = list(corpus) or self.photos
+        self.progress = progress or WindowBar(enabled=False)
         self.output = Tail()
+        self._budget = thread_budget(SERVICES)
+        self._mlservers: dict[str, asyncio.Future[str]] = {}
+        self._running_mlservers: list[mlserver.MLServer] = []
         self._started: dict[tuple[str, str], asyncio.Future[Endpoint]] = {}
         self._children: list[Child] = []
         self._redis: RedisProcess | None = None
@@ -82,11 +98,32 @@ class Testbed:
         return await self._started[key]
 
     async def gateway(self, backends: tuple[str, ...] = ("face_detection",),
+                      backend_settings: dict[str, object] | None = None,
                       **settings: object) -> Endpoint:
-        """A gateway in front of these services, each run with its default settings."""
-        endpoints = await asyncio.gather(*(self.service(name) for name in backends))
+        """A gateway in front of these services, each run with ``backend_settings`` (default:
+        its defaults)."""
+        backend_settings = backend_settings or {}
+        endpoints = await asyncio.gather(*(self.service(name, **backend_settings)
+                                           for name in backends))
         routed = [replace(e, name=name) for name, e in zip(backends, endpoints)]
         return await self.service(GATEWAY.name, backends=backends_json(routed), **settings)
+
+    async def naive(self) -> Endpoint:
+        """The naive PyTorch server (benchmarks/naive_server.py)."""
+        return await self.service(NAIVE.name)
+
+    async def mlserver(self, model: str) -> str:
+        """The address of an MLServer serving our ``model`` (one process per model)."""
+        if model not in self._mlservers:
+            self._mlservers[model] = asyncio.ensure_future(self._start_mlserver(model))
+        return await self._mlservers[model]
+
+    async def _start_mlserver(self, model: str) -> str:
+        onnx = mlserver.REPO_ROOT / "models" / "repository" / model / "1" / "model.onnx"
+        threads = int(self._budget.get("face_attributes", "0"))  # the same budget as ours
+        server = mlserver.MLServer([mlserver.ServedModel(model, onnx, threads)], self.output)
+        self._running_mlservers.append(server)
+        return await server.start()
 
     def redis_url(self) -> str | None:
         """A private redis-server (no persistence), or None when it is not installed."""
@@ -100,8 +137,9 @@ class Testbed:
     async def _start(self, spec: ProcessSpec, settings: dict[str, object]) -> Endpoint:
         # Named by its scalar overrides; the gateway's backend table would drown the name.
         label = spec.name + "".join(f" {k}={v}" for k, v in settings.items() if k != "backends")
+        budget = {"intra_op_threads": self._budget[spec.name]} if spec.name in self._budget else {}
         extra = {f"{spec.env_prefix}{k.upper()}": setting_value(v)
-                 for k, v in {**COMMON_SETTINGS, **settings}.items()}
+                 for k, v in {**COMMON_SETTINGS, **budget, **settings}.items()}
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", spec.module, cwd=REPO_ROOT, env=child_env(spec, HOST, 0, 0, extra),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -117,6 +155,7 @@ class Testbed:
 
     async def close(self) -> None:
         force = asyncio.Event()
-        await asyncio.gather(*(child.stop(STOP_GRACE_S, force) for child in self._children))
+        await asyncio.gather(*(child.stop(STOP_GRACE_S, force) for child in self._children),
+                             *(server.stop() for server in self._running_mlservers))
         if self._redis is not None:
             self._redis.kill()

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +37,19 @@ from xcloud.stack import (
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_GATEWAY = f"127.0.0.1:{GATEWAY.port}"
+
+
+def thread_budget(services: Sequence[ProcessSpec], cpus: int | None = None,
+                  environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """onnxruntime intra-op threads per service, so that together they fit the cores.
+
+    Every session's default pool has a thread per core, spinning while it waits: six
+    services on two cores then run a dozen busy pools against each other. Each service gets
+    its share of the cores instead (at least one thread); a service whose
+    ``<prefix>INTRA_OP_THREADS`` is already in the environment keeps it.
+    """
+    share = str(max(1, (cpus or os.cpu_count() or 1) // max(1, len(services))))
+    return {s.name: share for s in services if f"{s.env_prefix}INTRA_OP_THREADS" not in environ}
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,7 @@ class Launcher:
         self.restarts: dict[str, int] = {}
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
+        self._threads = thread_budget(services)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -114,7 +130,9 @@ class Launcher:
     async def _spawn(self, spec: ProcessSpec, extra: dict[str, str] | None = None,
                      ports: tuple[int, int] | None = None) -> Child:
         port, metrics_port = ports or self._ports(spec)
-        env = child_env(spec, self.options.host, port, metrics_port, extra)
+        budget = ({f"{spec.env_prefix}INTRA_OP_THREADS": self._threads[spec.name]}
+                  if spec.name in self._threads else {})
+        env = child_env(spec, self.options.host, port, metrics_port, {**budget, **(extra or {})})
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", spec.module, cwd=REPO_ROOT, env=env,

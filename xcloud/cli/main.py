@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xcloud.cli import analyze, gallery, health, models, train
+from xcloud.cli import analyze, bench, gallery, health, models, train
 from xcloud.cli import eval as evaluation
 from xcloud.client import DEFAULT_GATEWAY, GATEWAY_ENV, default_gateway
 
-COMMANDS = (analyze, gallery, health, models, evaluation, train)
+COMMANDS = (analyze, gallery, health, models, evaluation, train, bench)
 DEFAULT_TIMEOUT_S = 30.0
 
 

@@ -105,6 +105,9 @@ helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version | replace 
 {{- if $c.gpu.enabled -}}
 {{- $_ := set $env "PROVIDERS" (toJson $c.gpu.providers) -}}
 {{- end -}}
+{{- if and (ne $c.role "gateway") $c.intraOpThreads -}}
+{{- $_ := set $env "INTRA_OP_THREADS" (toString $c.intraOpThreads) -}}
+{{- end -}}
 {{- if eq $c.role "gateway" -}}
 {{- $_ := set $env "BACKENDS" (include "xcloud.backendsJson" (list $root $components)) -}}
 {{- $_ := set $env "METRICS_URL" (printf "http://%s:%v/metrics" $c.fullName $c.metricsPort) -}}
