@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # torch is only needed to build models; 2.13.0 has a local CPU wheel on the CI machines.
 TORCH_SPEC ?= torch==2.13.0
-PROTOS := $(wildcard protos/xcloud/v1/*.proto)
+# xcloud.v1 (the typed API) and the Open Inference Protocol (package inference) in xcloud/oip
+PROTOS := $(wildcard protos/xcloud/v1/*.proto protos/xcloud/oip/*.proto)
 GENERATED := $(patsubst protos/%.proto,%_pb2.py,$(PROTOS))
 PYTEST_ARGS ?=
 
@@ -22,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 
 proto: $(VENV)/.installed $(GENERATED)
 
-xcloud/v1/%_pb2.py: protos/xcloud/v1/%.proto $(VENV)/.installed
+xcloud/%_pb2.py: protos/xcloud/%.proto $(VENV)/.installed
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. $<
 
 models: $(VENV)/.installed proto

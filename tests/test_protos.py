@@ -10,7 +10,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_generated_code_is_up_to_date(tmp_path):
-    protos = sorted((REPO_ROOT / "protos" / "xcloud" / "v1").glob("*.proto"))
+    # the typed API (xcloud/v1) and the Open Inference Protocol (xcloud/oip)
+    protos = sorted((REPO_ROOT / "protos" / "xcloud").glob("*/*.proto"))
     subprocess.run(
         [sys.executable, "-m", "grpc_tools.protoc", f"-I{REPO_ROOT / 'protos'}",
          f"--python_out={tmp_path}", f"--pyi_out={tmp_path}", f"--grpc_python_out={tmp_path}",

@@ -92,6 +92,10 @@ class ModelPool:
             )
         return self.models[name]
 
+    def max_batch_size(self, name: str) -> int:
+        """The most rows one run of ``name`` takes (what it was warmed up to)."""
+        return self._policy(self.model(name).card).max_batch_size
+
     async def infer(self, name: str, rows: np.ndarray, deadline: float | None = None) -> list[np.ndarray]:
         """Run rows through ``name`` via its dynamic batcher."""
         self.model(name)

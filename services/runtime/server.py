@@ -1,4 +1,5 @@
-"""grpc.aio server shared by every service: health, reflection, interceptors, graceful drain.
+"""grpc.aio server shared by every service: health, reflection, interceptors, graceful drain,
+and for model services the Open Inference Protocol (services/runtime/oip.py).
 
 Lifecycle: bind → health NOT_SERVING → the app loads and warms up its models → SERVING.
 On SIGTERM/SIGINT: health flips to NOT_SERVING first (readiness probes and client-side
@@ -17,7 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime import tracing
+from services.runtime import oip, tracing
 from services.runtime.interceptors import Admission, ServingInterceptor, TracingInterceptor
 from services.runtime.metrics import start_metrics_server
 from services.runtime.settings import ServiceSettings
@@ -59,6 +60,7 @@ class RunningServer:
         self.health = health.aio.HealthServicer()
         self.port = 0
         self.metrics_port: int | None = None
+        self.readiness = oip.Readiness()  # what health says for "", for ServerReady
 
     @property
     def address(self) -> str:
@@ -85,9 +87,14 @@ class RunningServer:
         self.app.register(self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = [*self.app.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
+        pool = getattr(self.app, "pool", None)
+        if pool is not None:  # a model service (the gateway holds no models)
+            oip.add_to_server(self.server, self.app.name, pool, self.readiness)
+            names.append(oip.SERVICE_NAME)
         reflection.enable_server_reflection(names, self.server)
 
     async def _set_health(self, status: int) -> None:
+        self.readiness.ready = status == health_pb2.HealthCheckResponse.SERVING
         for name in ["", *self.app.service_names]:
             await self.health.set(name, status)
 
