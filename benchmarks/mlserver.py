@@ -5,9 +5,10 @@ MLServer 1.7.1 pins protobuf < 7 and XCloud needs 7, so it cannot share .venv; i
 ``.venv-mlserver`` (``make mlserver-venv``; set ``XCLOUD_MLSERVER`` to another ``mlserver``
 executable). Where it is absent the comparison is reported as skipped, with the reason.
 
-Settings are MLServer's defaults except where a benchmark must set them: free loopback ports,
-the model's adaptive batching (``max_batch_size`` 16 and ``max_batch_time`` 2 ms, the same
-as XCloud's services), and the intra-op thread budget.
+Settings are MLServer's defaults except where a benchmark must set them: free loopback ports
+and the model's adaptive batching (``max_batch_size`` 16 and ``max_batch_time`` 2 ms, the
+same as XCloud's services). The session keeps onnxruntime's default threads (what a user of
+MLServer gets; one pool over every core) unless ``ServedModel.intra_op_threads`` says.
 """
 from __future__ import annotations
 
@@ -42,6 +43,12 @@ class ServedModel:
     name: str        # the model's name in MLServer (ModelInfer model_name)
     onnx_path: Path
     intra_op_threads: int = 0
+    max_batch_size: int = MAX_BATCH_SIZE  # adaptive batching's; 1 turns it off
+
+
+def onnx_path(model: str) -> Path:
+    """Our built model's file (make models)."""
+    return REPO_ROOT / "models" / "repository" / model / "1" / "model.onnx"
 
 
 def executable() -> Path | None:
@@ -63,7 +70,7 @@ def write_repository(root: Path, models: Sequence[ServedModel], grpc_port: int) 
         shutil.copy(RUNTIME, folder / RUNTIME.name)
         (folder / "model-settings.json").write_text(json.dumps({
             "name": model.name, "implementation": f"{RUNTIME.stem}.OnnxModel",
-            "max_batch_size": MAX_BATCH_SIZE, "max_batch_time": MAX_BATCH_TIME_S,
+            "max_batch_size": model.max_batch_size, "max_batch_time": MAX_BATCH_TIME_S,
             "parameters": {"uri": str(model.onnx_path.resolve()),
                            "extra": {"intra_op_threads": model.intra_op_threads}},
         }))

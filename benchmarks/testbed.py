@@ -70,8 +70,9 @@ class Testbed:
 
     ``photos`` is the small mix of the counted benchmarks; ``corpus`` the distinct images the
     timed comparisons cycle through (benchmarks/peers.py); ``progress`` their progress bar.
-    Services get the launcher's thread budget (``xcloud.launcher.thread_budget``), as in
-    ``make run``, unless a benchmark sets ``intra_op_threads`` itself.
+    Services get the launcher's budget (``xcloud.launcher.thread_budget``: intra-op threads,
+    and on small hosts the per-crop services' batch size), as in ``make run``; a setting a
+    benchmark passes wins, and ``budget=False`` starts a service on its settings' defaults.
     """
 
     def __init__(self, photos: Sequence[Photo], corpus: Sequence[Photo] = (),
@@ -83,27 +84,28 @@ class Testbed:
         self.progress = progress or WindowBar(enabled=False)
         self.output = Tail()
         self._budget = thread_budget(SERVICES)
-        self._mlservers: dict[str, asyncio.Future[str]] = {}
+        self._mlservers: dict[mlserver.ServedModel, asyncio.Future[str]] = {}
         self._running_mlservers: list[mlserver.MLServer] = []
         self._started: dict[tuple[str, str], asyncio.Future[Endpoint]] = {}
         self._children: list[Child] = []
         self._redis: RedisProcess | None = None
         self._never = asyncio.Event()  # the benchmarks never interrupt a start
 
-    async def service(self, name: str, **settings: object) -> Endpoint:
-        """A service of ``xcloud.stack.SERVICES`` with these settings overrides."""
-        key = (name, json.dumps(settings, sort_keys=True))
+    async def service(self, name: str, budget: bool = True, **settings: object) -> Endpoint:
+        """A service of ``xcloud.stack.SERVICES`` with these settings overrides, on the
+        launcher's budget unless ``budget`` is False (then on the settings' own defaults)."""
+        key = (name, budget, json.dumps(settings, sort_keys=True))
         if key not in self._started:
-            self._started[key] = asyncio.ensure_future(self._start(SPECS[name], settings))
+            self._started[key] = asyncio.ensure_future(self._start(SPECS[name], settings, budget))
         return await self._started[key]
 
     async def gateway(self, backends: tuple[str, ...] = ("face_detection",),
-                      backend_settings: dict[str, object] | None = None,
+                      backend_settings: dict[str, object] | None = None, budget: bool = True,
                       **settings: object) -> Endpoint:
         """A gateway in front of these services, each run with ``backend_settings`` (default:
-        its defaults)."""
+        none) and ``budget`` (see ``service``)."""
         backend_settings = backend_settings or {}
-        endpoints = await asyncio.gather(*(self.service(name, **backend_settings)
+        endpoints = await asyncio.gather(*(self.service(name, budget, **backend_settings)
                                            for name in backends))
         routed = [replace(e, name=name) for name, e in zip(backends, endpoints)]
         return await self.service(GATEWAY.name, backends=backends_json(routed), **settings)
@@ -112,16 +114,22 @@ class Testbed:
         """The naive PyTorch server (benchmarks/naive_server.py)."""
         return await self.service(NAIVE.name)
 
-    async def mlserver(self, model: str) -> str:
-        """The address of an MLServer serving our ``model`` (one process per model)."""
-        if model not in self._mlservers:
-            self._mlservers[model] = asyncio.ensure_future(self._start_mlserver(model))
-        return await self._mlservers[model]
+    async def mlserver(self, model: str, intra_op_threads: int = 0,
+                       max_batch_size: int = mlserver.MAX_BATCH_SIZE) -> str:
+        """The address of an MLServer serving our ``model``, one process per configuration
+        (intra_op_threads 0: onnxruntime's default threads, what an MLServer user gets)."""
+        served = mlserver.ServedModel(model, mlserver.onnx_path(model), intra_op_threads,
+                                      max_batch_size)
+        if served not in self._mlservers:
+            self._mlservers[served] = asyncio.ensure_future(self._start_mlserver(served))
+        return await self._mlservers[served]
 
-    async def _start_mlserver(self, model: str) -> str:
-        onnx = mlserver.REPO_ROOT / "models" / "repository" / model / "1" / "model.onnx"
-        threads = int(self._budget.get("face_attributes", "0"))  # the same budget as ours
-        server = mlserver.MLServer([mlserver.ServedModel(model, onnx, threads)], self.output)
+    def thread_budget(self, service: str) -> dict[str, int]:
+        """The launcher's budget for ``service`` in this run, e.g. {"intra_op_threads": 1}."""
+        return {k.lower(): int(v) for k, v in self._budget.get(service, {}).items()}
+
+    async def _start_mlserver(self, served: mlserver.ServedModel) -> str:
+        server = mlserver.MLServer([served], self.output)
         self._running_mlservers.append(server)
         return await server.start()
 
@@ -134,10 +142,13 @@ class Testbed:
             self._redis.start()
         return self._redis.url
 
-    async def _start(self, spec: ProcessSpec, settings: dict[str, object]) -> Endpoint:
+    async def _start(self, spec: ProcessSpec, settings: dict[str, object],
+                     budgeted: bool = True) -> Endpoint:
         # Named by its scalar overrides; the gateway's backend table would drown the name.
         label = spec.name + "".join(f" {k}={v}" for k, v in settings.items() if k != "backends")
-        budget = {"intra_op_threads": self._budget[spec.name]} if spec.name in self._budget else {}
+        label += "" if budgeted else " (no budget)"
+        budget = {k.lower(): v for k, v in self._budget.get(spec.name, {}).items()} \
+            if budgeted else {}
         extra = {f"{spec.env_prefix}{k.upper()}": setting_value(v)
                  for k, v in {**COMMON_SETTINGS, **budget, **settings}.items()}
         process = await asyncio.create_subprocess_exec(

@@ -35,7 +35,9 @@ EXPECTED_ROWS = [
     ("naive", "c=16"), ("naive", "c=1"),
     ("thread_budget", "c=16"), ("thread_budget", "c=1"),
     ("mlserver_expression", "c=16"), ("mlserver_expression", "c=16 p99"),
+    ("mlserver_expression", "c=16 vs our threads"),
     ("mlserver_trunk", "c=16"), ("mlserver_trunk", "c=16 p99"),
+    ("mlserver_trunk", "c=16 vs our threads"),
 ]
 # Without .venv-mlserver (make mlserver-venv) each MLServer comparison is one skipped row.
 MLSERVER_SKIPPED = [("mlserver_expression", "c=16"), ("mlserver_trunk", "c=16")]

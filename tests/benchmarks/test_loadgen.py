@@ -96,7 +96,12 @@ def test_the_thread_budget_shares_the_cores_and_keeps_what_is_set():
     from xcloud.launcher import thread_budget
     from xcloud.stack import SERVICES
 
-    assert set(thread_budget(SERVICES, cpus=2, environ={}).values()) == {"1"}
-    assert set(thread_budget(SERVICES, cpus=16, environ={}).values()) == {"2"}
+    small = thread_budget(SERVICES, cpus=2, environ={})
+    assert {b["INTRA_OP_THREADS"] for b in small.values()} == {"1"}
+    assert {n for n, b in small.items() if b.get("MAX_BATCH_SIZE") == "1"} == {
+        "face_attributes", "expression"}
+    large = thread_budget(SERVICES, cpus=16, environ={})
+    assert {b["INTRA_OP_THREADS"] for b in large.values()} == {"2"}
+    assert not any("MAX_BATCH_SIZE" in b for b in large.values())
     kept = thread_budget(SERVICES, cpus=2, environ={"XCLOUD_EXPRESSION_INTRA_OP_THREADS": "4"})
-    assert "expression" not in kept and len(kept) == len(SERVICES) - 1
+    assert kept["expression"] == {"MAX_BATCH_SIZE": "1"}
