@@ -28,6 +28,7 @@ from models.identity import export as identity_export
 from models.mobilenet import export as mobilenet_export
 from models.mtcnn import export as mtcnn_export
 from models.text_quality import export as text_quality_export
+from xcloud import names
 
 REPOSITORY = Path(__file__).resolve().parent / "repository"
 
@@ -49,7 +50,7 @@ def weights(folder: str, *stems: str) -> tuple[Path, ...]:
                  for stem in stems for suffix in (".npz", ".json"))
 
 
-TRUNK_HEADS = ("beauty_scut5500", "gender_xcloud", "race_utkface", trunk.AGE, trunk.EMBEDDING)
+TRUNK_HEADS = (names.BEAUTY, names.GENDER, names.RACE, names.AGE, names.FACE_EMBEDDING)
 
 
 BUILDERS: list[ModelBuilder] = [
@@ -57,9 +58,9 @@ BUILDERS: list[ModelBuilder] = [
     for kind, spec in mtcnn_export.SPECS.items()
 ] + [
     ModelBuilder(name, "1", functools.partial(faceapi_export.build, name)) for name in faceapi_export.SPECS
-] + [ModelBuilder("blazeface", "1", blazeface_export.build)] + [
-    ModelBuilder("mobilenet_v2_imagenet", "1", mobilenet_export.build_imagenet),
-    ModelBuilder("mobilenet_v2_features", "1", mobilenet_export.build_features),
+] + [ModelBuilder(names.BLAZEFACE, "1", blazeface_export.build)] + [
+    ModelBuilder(names.MOBILENET_V2_IMAGENET, "1", mobilenet_export.build_imagenet),
+    ModelBuilder(names.MOBILENET_V2_FEATURES, "1", mobilenet_export.build_features),
     ModelBuilder(fine_grained_export.FLOWERS17, "1", fine_grained_export.build_flowers17,
                  weights("fine_grained", fine_grained_export.FLOWERS17)),
     ModelBuilder(text_quality_export.MTBDNN, "1", text_quality_export.build,

@@ -19,8 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from xcloud import names
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-NAME = "animal_reid_mobilenet_v2"
+NAME = names.ANIMAL_REID
 
 
 class EmbeddingHead(nn.Module):

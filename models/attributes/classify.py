@@ -31,6 +31,7 @@ from services.face_attributes.parts import AGE_GENDER_FRAMING
 from services.runtime.imaging import decode_image
 from services.runtime.repository import ModelRepository
 from services.runtime.settings import ServiceSettings
+from xcloud import names
 
 ASIAN, WHITE = data.UTK_RACES.index("Asian"), data.UTK_RACES.index("White")
 
@@ -161,7 +162,7 @@ def faceapi_gender(sf: SetFeatures, rows: np.ndarray, batch: int = 32) -> np.nda
     """face-api's gender probabilities [male, female] as the face_attributes service computes
     them (its framing of the same shared crop); NaN where our detector missed the face."""
     session = ort.InferenceSession(
-        str(ModelRepository(ServiceSettings().model_repository).get("faceapi_age_gender").onnx_path),
+        str(ModelRepository(ServiceSettings().model_repository).get(names.FACEAPI_AGE_GENDER).onnx_path),
         providers=["CPUExecutionProvider"])
     out = np.full((len(rows), 2), np.nan)
     found = np.flatnonzero(sf.found[rows])

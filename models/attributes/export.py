@@ -33,13 +33,14 @@ from models.mobilenet.weights import MOBILENET_WEIGHTS, WEIGHTS_MEMBER
 from models.modelcard import ONNX_FILE, source_of
 from models.onnx_check import max_abs_diff, pixel_batches
 from models.packages import HUMAN
+from xcloud import names
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # Four float32 nets feed ~8k features into one linear layer: onnxruntime and torch sum in
 # different orders, and on random (non-face) pixels the probabilities drift by ~1e-4. Real
 # crops are held to 1e-4 in tests/models/test_attributes.py.
 TOLERANCE = 5e-4
-BEAUTY, RACE, GENDER = "beauty_scut5500", "race_utkface", "gender_xcloud"
+BEAUTY, RACE, GENDER = names.BEAUTY, names.RACE, names.GENDER
 FACE_API_MODELS = {"recognition": "face_recognition_model", "xception": "age_gender_model"}
 SCUT_TERMS = ("SCUT-FBP5500 (Liang et al., ICPR 2018): non-commercial research use only.")
 UTK_TERMS = ("UTKFace (Zhang et al., CVPR 2017), aligned-cropped: non-commercial research use only.")

@@ -37,6 +37,7 @@ from models.packages import HUMAN
 from services.fine_grained.preprocess import MEAN, STD
 from services.runtime.alignment import SHARED_CROP_MARGIN, align_face, reframe
 from services.runtime.imaging import decode_image
+from xcloud import names
 
 INPUT_MARGIN = 0.3  # hair and jaw line stay in view (beauty cues); within the shared 0.4 crop
 INPUT_SIZE = 224
@@ -67,9 +68,9 @@ class FaceFeatures(nn.Module):
         super().__init__()
         self.nets = tuple(n for n in NETS if n in nets)
         if "recognition" in self.nets:
-            self.recognition: RecognitionNet = _faceapi_net("faceapi_recognition")
+            self.recognition: RecognitionNet = _faceapi_net(names.FACEAPI_RECOGNITION)
         if "xception" in self.nets:
-            self.xception = _faceapi_net("faceapi_age_gender").features
+            self.xception = _faceapi_net(names.FACEAPI_AGE_GENDER).features
         if "mobilenet" in self.nets:
             self.mobilenet = load_backbone().features[: max(MOBILENET_LAYERS) + 1]
             self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))

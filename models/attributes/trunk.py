@@ -49,10 +49,11 @@ from models.faceapi.export import load_net
 from models.mobilenet.export import IMAGENET_TERMS
 from models.modelcard import ONNX_FILE
 from models.onnx_check import max_abs_diff, pixel_batches
+from xcloud import names
 
-TRUNK = "face_trunk_xcloud"
-AGE = "age_xcloud"
-EMBEDDING = "face_embedding_xcloud"
+TRUNK = names.FACE_TRUNK
+AGE = names.AGE
+EMBEDDING = names.FACE_EMBEDDING
 FACEAPI_AGE = "faceapi_age"  # face-api's own age layer, read off the trunk's TinyXception
 # The regression heads answer in years (age) and rating points (beauty): the ~1e-4 float32
 # drift of the probabilities (export.TOLERANCE) is ~1e-3 there on random pixels.
@@ -82,7 +83,7 @@ OUTPUTS = tuple(h.output for h in HEADS)
 def faceapi_age_head() -> LinearHead:
     """face-api's age regression as a head on the trunk: its dense layer reads the pooled
     512-channel output of TinyXception, which the trunk computes (``xception.pooled``)."""
-    net = load_net(FACEAPI_SPECS["faceapi_age_gender"])
+    net = load_net(FACEAPI_SPECS[names.FACEAPI_AGE_GENDER])
     pooled = columns(["xception.pooled"], ("xception",))[-512:]
     weight = np.zeros((1, width(("xception",))), np.float32)
     weight[:, pooled] = net.age.linear.weight.detach().numpy()

@@ -34,8 +34,9 @@ from models.faceapi.evaluation import (
 )
 from services.face_attributes.parts import PARTS, Framing, Part, decode_age, decode_gender
 from services.runtime.alignment import SHARED_CROP_MARGIN, reframe
+from xcloud import names
 
-MODEL = "faceapi_age_gender"
+MODEL = names.FACEAPI_AGE_GENDER
 TARGET_MAE = 6.0  # years on UTKFace's held-out part: a regression guard (measured 5.3; none published)
 BANDS = ((0, 13), (13, 20), (20, 40), (40, 60), (60, 130))
 SWEEP_MARGINS = (-0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.4)

@@ -100,7 +100,7 @@ def print_table(figures: dict) -> None:
     ours, mtcnn = figures[MODEL], figures["mtcnn"]
     print(f"BlazeFace vs MTCNN on {ours['scut_images']} SCUT-FBP5500 and "
           f"{ours['flowers17_images']} flowers17 images (same run)")
-    print(f"{'metric':<28}{'blazeface':>10}{'mtcnn':>10}  target (blazeface)")
+    print(f"{'metric':<28}{MODEL:>10}{'mtcnn':>10}  target ({MODEL})")
     for name, (op, bound) in TARGETS.items():
         mark = "ok" if meets(name, ours[name]) else "MISSED"
         print(f"{name:<28}{ours[name]:>10.4f}{mtcnn[name]:>10.4f}  {op} {bound}  {mark}")

@@ -24,8 +24,9 @@ from models.faceapi.evaluation import bounded, gateway_crops
 from services.expression.handler import LABELS, ExpressionHandler
 from services.expression.settings import ExpressionSettings
 from services.runtime.pool import ModelPool
+from xcloud import names
 
-MODEL = "faceapi_expression"
+MODEL = names.FACEAPI_EXPRESSION
 TARGET_ACCURACY = 0.5  # chance is 1/7; no published figure for face-api's net
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 NO_FACE = "no face"

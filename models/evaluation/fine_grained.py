@@ -26,8 +26,9 @@ from services.fine_grained.handler import ClassifyParams, FineGrainedHandler
 from services.fine_grained.settings import FineGrainedSettings
 from services.runtime.imaging import decode_image
 from services.runtime.pool import ModelPool
+from xcloud import names
 
-IMAGENET = "mobilenet_v2_imagenet"
+IMAGENET = names.MOBILENET_V2_IMAGENET
 CONCURRENCY = 8  # images in flight, so the batcher forms batches
 CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 ESPRESSO = 967

@@ -17,9 +17,10 @@ from models.attributes.linear import LinearHead
 from models.evaluation.datasets import data_root
 from models.evaluation.fairness import format_table
 from models.evaluation.publish import publish_metrics
+from xcloud import names
 
 TARGET = 0.982  # on SCUT-FBP5500 test_40, by the served gender model
-FACEAPI = "faceapi_age_gender"
+FACEAPI = names.FACEAPI_AGE_GENDER
 
 
 def evaluate(root: Path, limit: int | None = None) -> dict[str, Any]:

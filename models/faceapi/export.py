@@ -22,6 +22,7 @@ from models.faceapi.layers import MEAN_RGB, SCALE, WeightMap
 from models.faceapi.weights import FACE_API, load_weights, members
 from models.modelcard import ONNX_FILE, source_of
 from models.onnx_check import max_abs_diff, pixel_batches
+from xcloud import names
 
 OPSET = 18
 TOLERANCE = 1e-4
@@ -44,7 +45,7 @@ class FaceApiSpec:
 
 SPECS: dict[str, FaceApiSpec] = {s.model: s for s in (
     FaceApiSpec(
-        "faceapi_age_gender", "age_gender_model", nets.AgeGenderNet, nets.INPUT_SIZE,
+        names.FACEAPI_AGE_GENDER, "age_gender_model", nets.AgeGenderNet, nets.INPUT_SIZE,
         {"age": ["batch"], "gender": ["batch", 2]}, {"gender": GENDER_LABELS},
         "face-api AgeGenderNet (TinyXception, 112x112): age in years (regression) and gender "
         "softmax [male, female].", "face_attributes",
@@ -52,7 +53,7 @@ SPECS: dict[str, FaceApiSpec] = {s.model: s for s in (
                     "estimate by years (python -m models.evaluation.age --sweep measures it)."},
     ),
     FaceApiSpec(
-        "faceapi_expression", "face_expression_model", nets.ExpressionNet, nets.INPUT_SIZE,
+        names.FACEAPI_EXPRESSION, "face_expression_model", nets.ExpressionNet, nets.INPUT_SIZE,
         {"probabilities": ["batch", 7]}, {"probabilities": EXPRESSION_LABELS},
         "face-api FaceExpressionNet (4 dense blocks, 112x112): softmax over 7 expressions.",
         "expression",
@@ -60,7 +61,7 @@ SPECS: dict[str, FaceApiSpec] = {s.model: s for s in (
                     "only on a set a user supplies (xcloud eval expression --data DIR)."},
     ),
     FaceApiSpec(
-        "faceapi_recognition", "face_recognition_model", recognition.RecognitionNet,
+        names.FACEAPI_RECOGNITION, "face_recognition_model", recognition.RecognitionNet,
         recognition.INPUT_SIZE, {"embedding": ["batch", recognition.DESCRIPTOR_SIZE]}, {},
         "face-api FaceRecognitionNet (ResNet-34-like port of dlib's, 150x150): 128-d face "
         f"descriptor; same person when the Euclidean distance is < {recognition.SAME_PERSON_DISTANCE}.",

@@ -19,9 +19,10 @@ from models.fine_grained.head import Head
 from models.mobilenet import export as mobilenet_export
 from models.mobilenet.weights import load_backbone
 from models.modelcard import ONNX_FILE
+from xcloud import names
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-FLOWERS17 = "flowers17_mobilenet_v2"
+FLOWERS17 = names.FLOWERS17
 
 
 class FineGrainedNet(nn.Module):

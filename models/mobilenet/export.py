@@ -29,6 +29,7 @@ from models.mobilenet.weights import (
 from models.modelcard import ONNX_FILE, source_of
 from models.onnx_check import max_abs_diff
 from services.fine_grained.preprocess import INPUT_SIZE, PREPROCESSING_CARD
+from xcloud import names
 
 OPSET = 17
 TOLERANCE = 1e-4
@@ -106,7 +107,7 @@ def build_imagenet(folder: Path) -> dict[str, Any]:
     """``mobilenet_v2_imagenet``: write model.onnx into ``folder`` and return its card."""
     worst = export(Classifier(load_backbone()), folder / ONNX_FILE, "probabilities")
     card = backbone_card(
-        "mobilenet_v2_imagenet",
+        names.MOBILENET_V2_IMAGENET,
         "MobileNetV2 ImageNet classifier: 1000 ILSVRC classes, many fine-grained (dog breeds, "
         "birds); torchvision weights (71.9 % top-1 published).",
         {"name": "probabilities", "shape": ["batch", 1000]}, worst,
@@ -120,7 +121,7 @@ def build_features(folder: Path) -> dict[str, Any]:
     """``mobilenet_v2_features``: the L2-normalised 1280-d embedding."""
     worst = export(Embedding(load_backbone()), folder / ONNX_FILE, "embedding")
     return backbone_card(
-        "mobilenet_v2_features",
+        names.MOBILENET_V2_FEATURES,
         "MobileNetV2 image embedding: global-average-pooled 1280-d last feature map of the "
         "ImageNet backbone, L2-normalised (dot product = cosine similarity).",
         {"name": "embedding", "shape": ["batch", FEATURE_DIM], "normalised": "L2"}, worst,

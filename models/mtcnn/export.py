@@ -16,6 +16,7 @@ from models.modelcard import ONNX_FILE, source_of
 from models.mtcnn.nets import load_net
 from models.onnx_check import max_abs_diff
 from models.packages import FACENET_PYTORCH, fetch_file
+from xcloud import names
 
 OPSET = 17
 TOLERANCE = 1e-5
@@ -39,20 +40,20 @@ class NetSpec:
 
 SPECS: dict[str, NetSpec] = {
     "pnet": NetSpec(
-        "pnet", "mtcnn_pnet", None, ("box_regression", "face_probability"),
+        "pnet", names.MTCNN_PNET, None, ("box_regression", "face_probability"),
         (["batch", 4, "out_height", "out_width"], ["batch", 2, "out_height", "out_width"]),
         "MTCNN stage 1 (P-Net): fully convolutional face proposals, one 12x12 window per "
         "2 input pixels, on each level of an image pyramid.",
         ((1, 3, 12, 12), (2, 3, 37, 53), (1, 3, 161, 120)),
     ),
     "rnet": NetSpec(
-        "rnet", "mtcnn_rnet", 24, ("box_regression", "face_probability"),
+        "rnet", names.MTCNN_RNET, 24, ("box_regression", "face_probability"),
         (["batch", 4], ["batch", 2]),
         "MTCNN stage 2 (R-Net): rejects and refines P-Net candidates from 24x24 crops.",
         ((1, 3, 24, 24), (7, 3, 24, 24)),
     ),
     "onet": NetSpec(
-        "onet", "mtcnn_onet", 48, ("box_regression", "landmarks", "face_probability"),
+        "onet", names.MTCNN_ONET, 48, ("box_regression", "landmarks", "face_probability"),
         (["batch", 4], ["batch", 10], ["batch", 2]),
         "MTCNN stage 3 (O-Net): final face score, box refinement and 5 landmarks from 48x48 "
         "crops.",

@@ -19,9 +19,10 @@ from models.modelcard import ONNX_FILE
 from models.packages import sha256_of
 from models.text_quality import network
 from services.text_quality.fields import FIELD_NAMES
+from xcloud import names
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # committed: <model>.npz + <model>.json
-MTBDNN, MLP = "zhihu_mtbdnn", "zhihu_mlp"
+MTBDNN, MLP = names.ZHIHU_MTBDNN, names.ZHIHU_MLP
 OPSET = 17
 TOLERANCE = 1e-5
 CHECK_ROWS = 257  # an odd batch, past every warm-up bucket

@@ -4,6 +4,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
+from xcloud import names
 
 
 class ExpressionSettings(ServiceSettings):
@@ -13,7 +14,7 @@ class ExpressionSettings(ServiceSettings):
 
     port: int = Field(50054, description="gRPC port; 0 picks a free one.")
     metrics_port: int | None = Field(9154, description="Prometheus port; None disables, 0 = any.")
-    model: str = Field("faceapi_expression", description="Served expression model.")
+    model: str = Field(names.FACEAPI_EXPRESSION, description="Served expression model.")
     margin: float = Field(
         -0.2, description="Context around the face template in the model's view, as "
         "alignment.reframe takes it (at most 0.4; below 0 tighter than the ArcFace template). "

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from xcloud import names
+
 
 @dataclass(frozen=True)
 class Framing:
@@ -98,21 +100,21 @@ HEAD_FRAMING = Framing(margin=0.3, size=224)
 # (active_parts). First the shared trunk (face_trunk_xcloud: one backbone pass answers age,
 # gender, race, beauty and the embedding, so every part reads one inference), then today's
 # separate models: our gender head (98.8 % on SCUT-FBP5500 test_40) before face-api's (94.0 %).
-TRUNK = "face_trunk_xcloud"
+TRUNK = names.FACE_TRUNK
 PARTS: tuple[Part, ...] = (
     Part("age", TRUNK, HEAD_FRAMING, "age", decode_age),
-    Part("age", "faceapi_age_gender", AGE_GENDER_FRAMING, "age", decode_age),
+    Part("age", names.FACEAPI_AGE_GENDER, AGE_GENDER_FRAMING, "age", decode_age),
     Part("gender", TRUNK, HEAD_FRAMING, "gender", decode_gender),
-    Part("gender", "gender_xcloud", HEAD_FRAMING, "probabilities", decode_gender),
-    Part("gender", "faceapi_age_gender", AGE_GENDER_FRAMING, "gender", decode_gender),
+    Part("gender", names.GENDER, HEAD_FRAMING, "probabilities", decode_gender),
+    Part("gender", names.FACEAPI_AGE_GENDER, AGE_GENDER_FRAMING, "gender", decode_gender),
     Part("race", TRUNK, HEAD_FRAMING, "race", decode_race),
-    Part("race", "race_utkface", HEAD_FRAMING, "probabilities", decode_race),
+    Part("race", names.RACE, HEAD_FRAMING, "probabilities", decode_race),
     Part("beauty", TRUNK, HEAD_FRAMING, "beauty", decode_beauty),
-    Part("beauty", "beauty_scut5500", HEAD_FRAMING, "score", decode_beauty),
+    Part("beauty", names.BEAUTY, HEAD_FRAMING, "score", decode_beauty),
 )
 # The embedding, the same way: the trunk's (L2-normalised), else face-api's 128-d descriptor.
 # An embedding is comparable only with one of the same model and version (each says which).
-EMBEDDING = Part("embedding", "faceapi_recognition", Framing(margin=FACEAPI_MARGIN, size=150),
+EMBEDDING = Part("embedding", names.FACEAPI_RECOGNITION, Framing(margin=FACEAPI_MARGIN, size=150),
                  "embedding", decode_embedding)
 EMBEDDINGS: tuple[Part, ...] = (
     Part("embedding", TRUNK, HEAD_FRAMING, "embedding", decode_embedding),

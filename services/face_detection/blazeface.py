@@ -26,8 +26,9 @@ import numpy as np
 from services.face_detection.mtcnn import Detection, Infer
 from services.face_detection.nms import iou
 from services.runtime.alignment import TEMPLATE_112
+from xcloud import names
 
-MODEL = "blazeface"
+MODEL = names.BLAZEFACE
 INPUT_SIZE = 256
 # (stride, anchors per cell) in the order of the model's output rows: a 16x16 grid with 2
 # anchors per cell (512 rows), then an 8x8 grid with 6 (384 rows); every anchor of a cell has

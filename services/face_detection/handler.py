@@ -18,8 +18,9 @@ from services.runtime.errors import InvalidInput, ModelNotInstalled, quoted
 from services.runtime.imaging import ImageLimits, decode_image, image_size
 from services.runtime.metrics import timed_stage
 from services.runtime.pool import ModelPool
+from xcloud import names
 
-MTCNN_PARTS = ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet")
+MTCNN_PARTS = names.MTCNN
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,10 @@ class Detector:
 
 DETECTORS = {
     "mtcnn": Detector(MTCNN_PARTS, MtcnnDetector, MtcnnParams, lambda s: s.score_threshold),
-    # BlazeFace's scores are calibrated lower than O-Net's probability (see blazeface.py).
-    "blazeface": Detector((blazeface.MODEL,), blazeface.BlazeFaceDetector, blazeface.BlazeFaceParams,
-                          lambda s: blazeface.DEFAULT_SCORE_THRESHOLD),
+    # Named after its one model. Its scores are calibrated lower than O-Net's probability
+    # (see blazeface.py).
+    blazeface.MODEL: Detector((blazeface.MODEL,), blazeface.BlazeFaceDetector,
+                              blazeface.BlazeFaceParams, lambda s: blazeface.DEFAULT_SCORE_THRESHOLD),
 }
 MODELS = [part for detector in DETECTORS.values() for part in detector.parts]
 MIN_FACE_RANGE = (10.0, 10_000.0)  # below 10 px the pyramid would upscale the image many times

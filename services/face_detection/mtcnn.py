@@ -20,12 +20,13 @@ import numpy as np
 
 from services.face_detection import boxes as B
 from services.face_detection.nms import nms
+from xcloud import names
 
-# model name ("mtcnn_pnet" | "mtcnn_rnet" | "mtcnn_onet"), float32 NCHW batch
+# model name (one of names.MTCNN), float32 NCHW batch
 # -> the model's outputs in ONNX output order.
 Infer = Callable[[str, np.ndarray], Awaitable[Sequence[np.ndarray]]]
 
-PNET, RNET, ONET = "mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"
+PNET, RNET, ONET = names.MTCNN
 MODELS = (PNET, RNET, ONET)
 
 # O-Net's points are named as seen in the image: [image-left eye, image-right eye, nose,

@@ -4,6 +4,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
+from xcloud import names
 
 
 class FineGrainedSettings(ServiceSettings):
@@ -14,11 +15,11 @@ class FineGrainedSettings(ServiceSettings):
     port: int = Field(50055, description="gRPC port; 0 picks a free one.")
     metrics_port: int | None = Field(9155, description="Prometheus port; None disables, 0 = any.")
     models: list[str] = Field(
-        ["mobilenet_v2_imagenet", "flowers17_mobilenet_v2"],
+        [names.MOBILENET_V2_IMAGENET, names.FLOWERS17],
         description="Classifiers this process serves, chosen per request; add a model trained "
         'with `xcloud train fine-grained` here, e.g. \'["mobilenet_v2_imagenet", "plants"]\'.',
     )
     default_model: str = Field(
-        "mobilenet_v2_imagenet", description="Classifier used when a request names none."
+        names.MOBILENET_V2_IMAGENET, description="Classifier used when a request names none."
     )
     default_top_k: int = Field(5, description="Labels returned when a request asks for 0.")

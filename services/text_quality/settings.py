@@ -4,6 +4,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
+from xcloud import names
 
 
 class TextQualitySettings(ServiceSettings):
@@ -13,7 +14,7 @@ class TextQualitySettings(ServiceSettings):
 
     port: int = Field(50057, description="gRPC port; 0 picks a free one.")
     metrics_port: int | None = Field(9157, description="Prometheus port; None disables, 0 = any.")
-    model: str = Field("zhihu_mtbdnn", description="Content-quality model served.")
+    model: str = Field(names.ZHIHU_MTBDNN, description="Content-quality model served.")
     max_records: int = Field(
         1024, description="Most records one Score call may carry (RESOURCE_EXHAUSTED beyond)."
     )
