@@ -44,7 +44,7 @@ class RawClassifier:
     def __init__(self, settings: FineGrainedSettings):
         card = ModelRepository(settings.model_repository).get(settings.default_model)
         self._model = LoadedModel(card, settings.providers, settings.intra_op_threads)
-        self._names = card.card.get("labels", {}).get(PROBABILITIES, [])
+        self._names = card.labels_of(PROBABILITIES)
 
     def classify(self, jpeg: bytes) -> list[Label]:
         (probabilities,) = self._model.run(preprocess(decode_image(jpeg)))

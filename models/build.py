@@ -100,8 +100,8 @@ def _fingerprint(builder: ModelBuilder) -> dict[str, str]:
 
 
 def _inputs_unchanged(builder: ModelBuilder, target: Path) -> bool:
-    card = modelcard.read_card(target) or {}
-    return card.get("build_inputs", {}) == _fingerprint(builder)
+    card = modelcard.read_card(target)
+    return card is not None and card.build_inputs == _fingerprint(builder)
 
 
 def build_all(

@@ -2,7 +2,9 @@
 
 Besides the descriptive fields (inputs, outputs, preprocessing, source, licence, training data,
 metrics) the card records the sha256 of the ONNX file it describes under ``artifact``, so a build
-can tell a finished model from a stale or half-written one.
+can tell a finished model from a stale or half-written one. A card is written through its type
+(services/runtime/card.py), the one the services read it with: a key it does not declare
+fails the build, not the service that would have read it.
 """
 from __future__ import annotations
 
@@ -11,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from models.packages import PinnedPackage, sha256_of
-
-CARD_FILE = "model.json"
-ONNX_FILE = "model.onnx"
+from services.runtime.card import CARD_FILE, ONNX_FILE, ModelCard
 
 
 def source_of(package: PinnedPackage, members: list[str]) -> dict[str, Any]:
@@ -28,30 +28,30 @@ def source_of(package: PinnedPackage, members: list[str]) -> dict[str, Any]:
 
 
 def write_card(folder: Path, card: dict[str, Any], producer: str = "") -> Path:
-    """Write ``model.json`` for the ``model.onnx`` already in ``folder``."""
-    onnx_path = folder / ONNX_FILE
-    card = dict(card)
-    card["artifact"] = {"file": ONNX_FILE, "sha256": sha256_of(onnx_path), "producer": producer}
-    path = folder / CARD_FILE
-    path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
-    return path
+    """Validate ``card`` and write it as ``model.json`` for the ``model.onnx`` already in
+    ``folder``; raises ValueError naming the bad key."""
+    artifact = {"file": ONNX_FILE, "sha256": sha256_of(folder / ONNX_FILE), "producer": producer}
+    return ModelCard.model_validate({**card, "artifact": artifact}).write(folder)
 
 
-def read_card(folder: Path) -> dict[str, Any] | None:
-    path = folder / CARD_FILE
-    if not path.is_file():
+def read_card(folder: Path) -> ModelCard | None:
+    """The card in ``folder``; None when there is none, or it is not a valid card (a build
+    then makes the model again)."""
+    if not (folder / CARD_FILE).is_file():
         return None
-    return json.loads(path.read_text())
+    try:
+        return ModelCard.read(folder)
+    except (ValueError, OSError):
+        return None
 
 
 def is_current(folder: Path) -> bool:
     """True when the folder holds a model.onnx whose sha256 is the one its card records."""
     card = read_card(folder)
     onnx_path = folder / ONNX_FILE
-    if card is None or not onnx_path.is_file():
+    if card is None or card.artifact is None or not onnx_path.is_file():
         return False
-    recorded = card.get("artifact", {}).get("sha256")
-    return recorded is not None and recorded == sha256_of(onnx_path)
+    return card.artifact.sha256 == sha256_of(onnx_path)
 
 
 # Figures measured by `xcloud eval` are also recorded here, in the source tree, so that a model

@@ -26,6 +26,7 @@ from services.runtime.alignment import (
     similarity_transform,
     template_for,
 )
+from services.runtime.card import Identity
 from services.runtime.errors import InvalidInput, ModelNotInstalled
 from services.runtime.imaging import ImageLimits, decode_image, rgb_from_raw
 from services.runtime.metrics import timed_stage
@@ -92,8 +93,8 @@ class Embedder:
             ANIMAL: KindSpec(ANIMAL, settings.animal_model, settings.animal_threshold, "images"),
         }
 
-    def _identity_card(self, kind: str) -> dict:
-        return self._pool.model(self.kinds[kind].model).card.card.get("identity", {})
+    def _identity_card(self, kind: str) -> Identity:
+        return self._pool.model(self.kinds[kind].model).card.identity or Identity()
 
     def operating_point(self, kind: str, target_far: float | None) -> tuple[float, float]:
         """(threshold, FAR it was calibrated for) of a collection of ``kind`` that asked for
@@ -101,9 +102,9 @@ class Embedder:
         the threshold is not calibrated by FAR). A rate the card does not list is refused."""
         if target_far is None:
             calibrated = self.kinds[kind].threshold is None
-            far = self._identity_card(kind).get("target_far") if calibrated else None
+            far = self._identity_card(kind).target_far if calibrated else None
             return self.threshold(kind), float(far or 0.0)
-        by_far = self._identity_card(kind).get("thresholds_by_far", {})
+        by_far = self._identity_card(kind).thresholds_by_far
         for listed, threshold in by_far.items():
             if math.isclose(float(listed), target_far, rel_tol=1e-6):
                 return float(threshold), float(listed)
@@ -116,7 +117,7 @@ class Embedder:
         spec = self.kinds[kind]
         if spec.threshold is not None:
             return spec.threshold
-        calibrated = self._identity_card(kind).get("threshold")
+        calibrated = self._identity_card(kind).threshold
         if calibrated is None:
             raise ModelNotInstalled(f"model {spec.model} has no calibrated identity.threshold in "
                                     f"its card; rebuild it (python -m models.build --force {spec.model})")
@@ -126,16 +127,16 @@ class Embedder:
         """``Match.score``: the card's calibrated p(same subject | distance) at even odds
         (``identity.score``: 1 / (1 + exp(-(a + b * distance)))); without one, a linear
         stand-in that is 0.5 at the threshold."""
-        curve = self._identity_card(kind).get("score")
+        curve = self._identity_card(kind).score
         if curve is None:
             return min(1.0, max(0.0, 1.0 - distance / (2.0 * threshold)))
-        return float(1.0 / (1.0 + np.exp(-(curve["a"] + curve["b"] * distance))))
+        return float(1.0 / (1.0 + np.exp(-(curve.a + curve.b * distance))))
 
     def fusion(self, kind: str) -> Fusion | None:
         """The re-ranking fusion of the kind's model card, None for kinds without re-ranking."""
-        found = self._identity_card(kind).get("fusion") if kind == ANIMAL else None
-        return None if found is None else Fusion(found["intercept"], found["distance"], found["inliers"],
-                                                 found.get("accept", 0.5))
+        found = self._identity_card(kind).fusion if kind == ANIMAL else None
+        return None if found is None else Fusion(found.intercept, found.distance, found.inliers,
+                                                 found.accept)
 
     def model_of(self, kind: str) -> tuple[str, str, int]:
         """(name, version, dimension) of the model serving ``kind``; raises if not installed."""
@@ -173,9 +174,9 @@ class Embedder:
                 f"{SHARED_CROP_MARGIN}"
             )
         model = self._pool.model(self._settings.face_model)
-        framing = model.card.card.get("preprocessing", {}).get("framing")
-        if framing:  # our identity head: the crop at the framing its card states
-            chip = reframe(crop, SHARED_CROP_MARGIN, framing["margin"], framing["size"])
+        framing = model.card.preprocessing.framing
+        if framing is not None:  # our identity head: the crop at the framing its card states
+            chip = reframe(crop, SHARED_CROP_MARGIN, framing.margin, framing.size)
         else:  # face-api's descriptor: dlib's chip
             side = int(model.session.get_inputs()[0].shape[-1])
             chip = face_chip(crop, self._settings.face_chip_padding, side)

@@ -53,7 +53,7 @@ class ExpressionHandler:
         (probabilities,) = await infer_rows(self._pool, model.name, rows,
                                             self._settings.max_batch_size, deadline)
         with timed_stage("postprocess", model.name, model.version):
-            labels = model.card.card.get("labels", {}).get("probabilities", LABELS)
+            labels = model.card.labels_of("probabilities", default=LABELS)
             return [_outcome(scores, labels, model.name, model.version) for scores in probabilities]
 
     def check_crops(self, crops: Sequence[np.ndarray]) -> None:

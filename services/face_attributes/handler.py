@@ -70,18 +70,13 @@ class FacesAnswer:
     embedding_error: XCloudError | None = None
 
 
-def labels_of(card: ModelCard, output: str) -> list[str]:
-    """The card's labels of one output (cards key them by output name)."""
-    return list(card.card.get("labels", {}).get(output, []))
-
-
 def same_person_distance(card: ModelCard) -> float:
     """The card's identity threshold (the trunk states ``identity.threshold``; face-api's card
     ``same_person_distance``), else face-api's published 0.6."""
-    identity = card.card.get("identity")
-    if isinstance(identity, dict) and identity.get("threshold") is not None:
-        return float(identity["threshold"])
-    return float(card.card.get("same_person_distance", SAME_PERSON_DISTANCE))
+    if card.identity is not None and card.identity.threshold is not None:
+        return card.identity.threshold
+    return card.same_person_distance if card.same_person_distance is not None \
+        else SAME_PERSON_DISTANCE
 
 
 class FaceAttributesHandler:
@@ -158,7 +153,7 @@ class FaceAttributesHandler:
 
     def _chunk(self, model) -> int:
         """Rows per batcher request: the batch size the model was warmed up to."""
-        cap = model.card.card.get("serving", {}).get("max_batch_size")
+        cap = model.card.serving.max_batch_size
         return min(self._settings.max_batch_size, cap) if cap else self._settings.max_batch_size
 
     def _outcome(self, part: Part, run: Run, face: int) -> PartOutcome:
@@ -172,7 +167,7 @@ class FaceAttributesHandler:
         if isinstance(run, BaseException):
             raise run  # a bug, not a part's status: the interceptor logs it
         with timed_stage("postprocess", model.name, model.version):
-            value = part.decode(run[part.output][face], labels_of(model.card, part.output))
+            value = part.decode(run[part.output][face], model.card.labels_of(part.output))
         return PartOutcome(part.name, model.name, model.version, value)
 
     def _embeddings(self, part: Part, run: Run) -> tuple[list[Embedding], XCloudError | None]:
@@ -185,7 +180,7 @@ class FaceAttributesHandler:
         if isinstance(run, BaseException):
             raise run
         threshold = same_person_distance(model.card)
-        labels = labels_of(model.card, part.output)
+        labels = model.card.labels_of(part.output)
         return [Embedding(part.decode(row, labels), threshold, model.name, model.version)
                 for row in run[part.output]], None
 
@@ -210,8 +205,8 @@ def _check_part(part: Part, model) -> None:
     if part.output not in model.output_names:
         raise RuntimeError(f"{part.name}: model {part.model} has no output {part.output!r} "
                            f"(it has {model.output_names})")
-    framing = model.card.card.get("preprocessing", {}).get("framing")
-    stated = framing.get("margin") if isinstance(framing, dict) else None  # trained heads state it
-    if stated is not None and abs(float(stated) - part.framing.margin) > 1e-6:
+    framing = model.card.preprocessing.framing  # our trained heads state theirs
+    stated = framing.margin if framing is not None else None
+    if stated is not None and abs(stated - part.framing.margin) > 1e-6:
         raise RuntimeError(f"{part.name}: model {part.model} was trained at margin {stated}, "
                            f"but the part table cuts margin {part.framing.margin}")

@@ -80,7 +80,7 @@ class FineGrainedHandler:
             row = await asyncio.to_thread(_prepare, pixels, params.box)
         (probabilities,) = await self._pool.infer(model.name, row, deadline)
         with timed_stage("postprocess", model.name, model.version):
-            names = model.card.card.get("labels", {}).get(PROBABILITIES, [])
+            names = model.card.labels_of(PROBABILITIES)
             labels = top_labels(probabilities[0], params.top_k, names)
         return ClassifyResult(labels, model.name, model.version)
 

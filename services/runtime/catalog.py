@@ -15,7 +15,7 @@ def model_description(status: ModelStatus, service: str) -> common_pb2.ModelDesc
         card = status.card
         description.model.version = card.version
         description.summary = card.summary
-        description.source = card.source
+        description.source = card.provenance
         description.license = card.license
         description.metrics.update(card.headline_metrics())
     return description

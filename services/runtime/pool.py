@@ -70,7 +70,7 @@ class ModelPool:
         """The settings' policy, with the batch capped where the model card says so (a model
         whose batches grow costly, e.g. BlazeFace at 256x256 per row)."""
         policy = policy_from(self._settings)
-        cap = card.card.get("serving", {}).get("max_batch_size")
+        cap = card.serving.max_batch_size
         return replace(policy, max_batch_size=min(policy.max_batch_size, cap)) if cap else policy
 
     def _load(self, card: ModelCard) -> LoadedModel:

@@ -82,14 +82,14 @@ def models(repository) -> dict[str, LoadedModel]:
 
 def test_cards_state_inputs_labels_source_and_licence(faceapi_models):
     for name, model in models(faceapi_models).items():
-        card = model.card.card
+        card = model.card
         side = 150 if name == "faceapi_recognition" else 112
-        assert card["inputs"][0]["shape"] == ["batch", 3, side, side]
+        assert card.inputs[0].shape == ["batch", 3, side, side]
         assert model.session.get_inputs()[0].shape == ["batch", 3, side, side]
-        assert "folded" in card["preprocessing"]["normalisation"]
-        assert card["source"]["package"] == "@vladmandic/face-api" and card["license"] == "MIT"
-        assert set(card["source"]["files"]) <= set(FACE_API.files)
-    labels = models(faceapi_models)["faceapi_expression"].card.card["labels"]["probabilities"]
+        assert "folded" in card.preprocessing.normalisation
+        assert card.source.package == "@vladmandic/face-api" and card.license == "MIT"
+        assert set(card.source.files) <= set(FACE_API.files)
+    labels = models(faceapi_models)["faceapi_expression"].card.labels["probabilities"]
     assert labels == ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"]
 
 

@@ -19,7 +19,7 @@ from models.mobilenet.weights import (
     load_backbone,
     parse_class_names,
 )
-from models.modelcard import ONNX_FILE, read_card
+from models.modelcard import ONNX_FILE, ModelCard, read_card
 from models.packages import fetch_file
 from services.fine_grained.preprocess import preprocess
 
@@ -38,7 +38,7 @@ def photo_batch() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def built() -> dict[str, tuple[Path, dict]]:
+def built() -> dict[str, tuple[Path, ModelCard]]:
     """Both MobileNetV2 models as `make models` builds them (built here when missing)."""
     names = {"imagenet": "mobilenet_v2_imagenet", "features": "mobilenet_v2_features"}
     build.build_all(names.values(), log=lambda _: None)
@@ -80,8 +80,8 @@ def test_onnx_classifier_matches_torch_on_real_photos(backbone, photo_batch, bui
         want = torch.softmax(backbone(torch.from_numpy(photo_batch)), dim=1).numpy()
     have = run_onnx(path, photo_batch)
     assert np.abs(have - want).max() < 1e-4
-    assert card["export"]["max_abs_diff_vs_torch"] < 1e-4
-    assert len(card["labels"]["probabilities"]) == 1000
+    assert card.export["max_abs_diff_vs_torch"] < 1e-4
+    assert len(card.labels["probabilities"]) == 1000
 
 
 def test_chelsea_is_a_cat_and_coffee_an_espresso(photo_batch, built) -> None:
@@ -101,7 +101,7 @@ def test_feature_model_is_the_l2_normalised_pooled_map(backbone, photo_batch, bu
     want = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
     assert np.abs(have - want).max() < 1e-4
     assert float(have[0] @ have[1]) < 0.9  # a cat and a coffee cup are not the same thing
-    assert card["outputs"][0]["normalised"] == "L2"
+    assert card.outputs[0].normalised == "L2"
 
 
 def test_dynamic_batch(built, photo_batch) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-from pathlib import Path
 
 import grpc
 import numpy as np
@@ -341,7 +340,7 @@ async def test_an_embedding_on_a_part_model_shares_its_one_inference(attribute_m
 
 def test_the_same_person_distance_is_the_cards_identity_threshold():
     def card(**fields) -> ModelCard:
-        return ModelCard("m", "1", Path("."), fields)
+        return ModelCard(name="m", version="1", **fields)
 
     assert same_person_distance(card(identity={"threshold": 0.83}, same_person_distance=0.6)) == 0.83
     assert same_person_distance(card(same_person_distance=0.55)) == 0.55

@@ -9,7 +9,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from models.modelcard import write_card
 from services.runtime.errors import ModelNotInstalled
+from services.runtime.pool import ModelPool
 from services.runtime.repository import ModelRepository
 from services.runtime.session import (
     LoadedModel,
@@ -17,6 +19,7 @@ from services.runtime.session import (
     _check_no_silent_fallback,
     create_session,
 )
+from services.runtime.settings import ServiceSettings
 
 
 def write_doubling_model(root: Path, name: str, version: str, card: dict) -> Path:
@@ -58,7 +61,34 @@ def test_missing_model_says_how_to_build_it(repository):
 def test_metrics_are_flattened_and_written_back(repository):
     assert repository.get("double").headline_metrics() == {"eval.acc": 0.9}
     repository.write_metrics("double", {"detection_rate": 0.99})
-    assert repository.get("double").card["metrics"]["detection_rate"] == 0.99
+    assert repository.get("double").metrics["detection_rate"] == 0.99
+
+
+def test_a_misspelt_card_key_is_an_error_when_the_repository_loads_it(tmp_path):
+    write_doubling_model(tmp_path, "typo", "1", {"servng": {"max_batch_size": 4}})
+    write_doubling_model(tmp_path, "wrong_type", "1", {"serving": {"max_batch_size": "four"}})
+    with pytest.raises(ValueError, match="servng"):
+        ModelRepository(tmp_path).get("typo")
+    with pytest.raises(ValueError, match="max_batch_size"):
+        ModelRepository(tmp_path).get("wrong_type")
+
+
+async def test_a_service_with_a_bad_card_does_not_start(tmp_path):
+    write_doubling_model(tmp_path, "double", "1", {"labels": {"output": "not a list"}})
+    pool = ModelPool(ServiceSettings(model_repository=tmp_path), ["double"])
+    with pytest.raises(ValueError, match="labels"):
+        await pool.start()
+    await pool.stop()
+
+
+def test_the_writer_validates_with_the_readers_type(tmp_path):
+    folder = write_doubling_model(tmp_path, "double", "1", {})
+    with pytest.raises(ValueError, match="sumary"):
+        write_card(folder, {"sumary": "misspelt"})
+    write_card(folder, {"summary": "doubles", "serving": {"max_batch_size": 4}})
+    card = ModelRepository(tmp_path).get("double")
+    assert (card.summary, card.serving.max_batch_size, card.artifact.file) == \
+        ("doubles", 4, "model.onnx")
 
 
 def test_loaded_model_runs_on_cpu(repository):
