@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.runtime.settings import ServiceSettings
+from services.runtime.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -49,7 +49,7 @@ def _default_backends() -> dict[str, BackendSettings]:
     }
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ServerSettings):
     """Environment prefix ``XCLOUD_GATEWAY_``; nested fields use ``__``, e.g.
     ``XCLOUD_GATEWAY_BACKENDS__FACE_DETECTION__ADDRESS=dns:///face-detection:50052``, or the
     whole map as JSON in ``XCLOUD_GATEWAY_BACKENDS``."""

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gateway.settings import GatewaySettings
+from services.runtime.settings import ServerSettings, ServiceSettings
 from xcloud.settings_doc import render
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
@@ -15,3 +17,11 @@ def test_configuration_doc_is_current():
 def test_every_setting_is_described():
     undocumented = [line for line in render().splitlines() if line.startswith("| `") and line.endswith("|  |")]
     assert not undocumented, undocumented
+
+
+def test_the_gateway_takes_no_model_serving_setting():
+    """It serves no model: providers, batching, the repository... would be documented (and
+    accepted) as settings that do nothing."""
+    model_serving = set(ServiceSettings.model_fields) - set(ServerSettings.model_fields)
+    assert len(model_serving) == 9 and not model_serving & set(GatewaySettings.model_fields)
+    assert "XCLOUD_GATEWAY_PROVIDERS" not in render()

@@ -21,7 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from services.runtime import oip, tracing
 from services.runtime.interceptors import Admission, ServingInterceptor, TracingInterceptor
 from services.runtime.metrics import start_metrics_server
-from services.runtime.settings import ServiceSettings
+from services.runtime.settings import ServerSettings
 from services.runtime.tls import server_credentials
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class App(Protocol):
     async def stop(self) -> None: ...
 
 
-def grpc_options(settings: ServiceSettings) -> list[tuple[str, int]]:
+def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
     return [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -47,7 +47,7 @@ def grpc_options(settings: ServiceSettings) -> list[tuple[str, int]]:
 
 
 class RunningServer:
-    def __init__(self, app: App, settings: ServiceSettings):
+    def __init__(self, app: App, settings: ServerSettings):
         self.app = app
         self.settings = settings
         self.admission = Admission(settings.max_concurrent_rpcs, settings.max_inflight_bytes)
@@ -108,7 +108,7 @@ class RunningServer:
         await self.server.wait_for_termination()
 
 
-async def serve_until_signal(app: App, settings: ServiceSettings) -> None:
+async def serve_until_signal(app: App, settings: ServerSettings) -> None:
     """Run the app until SIGTERM or SIGINT, then drain gracefully (what __main__ calls)."""
     tracing.configure(app.name, settings.otlp_endpoint)
     running = RunningServer(app, settings)

@@ -1,4 +1,12 @@
-"""Settings common to every service; each service subclasses with its own env prefix."""
+"""Settings of every XCloud server, and those only the model services take on top.
+
+``ServerSettings`` is what any of our gRPC processes takes, the gateway included: host and
+ports, message and image-size limits, admission, TLS, drain, logging and tracing.
+``ServiceSettings`` adds what only a process that serves models takes: the model repository,
+onnxruntime's providers and threads, dynamic batching and the decoded-pixel limit (the split
+MLServer makes between its Settings and ModelSettings). Each process subclasses one of them
+with its own env prefix, so its documentation (docs/configuration.md) lists only what it uses.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,8 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-class ServiceSettings(BaseSettings):
-    """Read from the environment (prefix per service, e.g. ``XCLOUD_FACE_DETECTION_PORT``)."""
+class ServerSettings(BaseSettings):
+    """What every gRPC server of ours takes; read from the environment (prefix per process,
+    e.g. ``XCLOUD_GATEWAY_PORT``)."""
 
     model_config = SettingsConfigDict(env_prefix="XCLOUD_", extra="ignore")
 
@@ -19,27 +28,7 @@ class ServiceSettings(BaseSettings):
     metrics_port: int | None = Field(
         None, description="Prometheus /metrics port; None disables, 0 picks a free one."
     )
-    model_repository: Path = Field(
-        REPO_ROOT / "models" / "repository",
-        description="Folder of <model>/<version>/{model.onnx, model.json}.",
-    )
-    providers: list[str] = Field(
-        ["CPUExecutionProvider"],
-        description="onnxruntime execution providers in order of preference, e.g. "
-        '["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"].',
-    )
-    intra_op_threads: int = Field(0, description="onnxruntime threads per session; 0 = default.")
-    max_batch_size: int = Field(16, description="Largest batch the dynamic batcher forms.")
-    max_batch_delay_ms: float = Field(
-        2.0, description="How long the batcher waits for a batch to fill once one request is in."
-    )
-    max_queue_size: int = Field(
-        256, description="Requests waiting per model before new ones are refused (RESOURCE_EXHAUSTED)."
-    )
-    inference_threads: int = Field(2, description="Executor threads running inference.")
-    batching: bool = Field(True, description="Dynamic batching on (True) or one request a run.")
     max_image_bytes: int = Field(20 * 1024 * 1024, description="Largest encoded image accepted.")
-    max_image_pixels: int = Field(40_000_000, description="Largest decoded image (width*height).")
     max_message_bytes: int = Field(32 * 1024 * 1024, description="Largest gRPC message accepted.")
     max_concurrent_rpcs: int = Field(
         256, ge=1, description="Calls handled at once; beyond, RESOURCE_EXHAUSTED at once "
@@ -74,3 +63,29 @@ class ServiceSettings(BaseSettings):
         '"http://otel-collector:4317" (https:// for TLS); None or empty: no exporter, spans '
         "cost ~nothing (docs/operations.md#tracing).",
     )
+
+
+class ServiceSettings(ServerSettings):
+    """A model service's settings: the server's, and how it loads and runs its models (prefix
+    per service, e.g. ``XCLOUD_FACE_DETECTION_MAX_BATCH_SIZE``)."""
+
+    model_repository: Path = Field(
+        REPO_ROOT / "models" / "repository",
+        description="Folder of <model>/<version>/{model.onnx, model.json}.",
+    )
+    providers: list[str] = Field(
+        ["CPUExecutionProvider"],
+        description="onnxruntime execution providers in order of preference, e.g. "
+        '["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"].',
+    )
+    intra_op_threads: int = Field(0, description="onnxruntime threads per session; 0 = default.")
+    max_batch_size: int = Field(16, description="Largest batch the dynamic batcher forms.")
+    max_batch_delay_ms: float = Field(
+        2.0, description="How long the batcher waits for a batch to fill once one request is in."
+    )
+    max_queue_size: int = Field(
+        256, description="Requests waiting per model before new ones are refused (RESOURCE_EXHAUSTED)."
+    )
+    inference_threads: int = Field(2, description="Executor threads running inference.")
+    batching: bool = Field(True, description="Dynamic batching on (True) or one request a run.")
+    max_image_pixels: int = Field(40_000_000, description="Largest decoded image (width*height).")

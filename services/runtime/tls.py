@@ -12,7 +12,7 @@ from pathlib import Path
 import grpc
 
 from services.runtime.errors import XCloudError
-from services.runtime.settings import ServiceSettings
+from services.runtime.settings import ServerSettings
 
 NAME_KEYS = ("x509_common_name", "x509_subject_alternative_name")
 
@@ -21,7 +21,7 @@ class PermissionDenied(XCloudError):
     code = grpc.StatusCode.PERMISSION_DENIED
 
 
-def server_credentials(settings: ServiceSettings) -> grpc.ServerCredentials | None:
+def server_credentials(settings: ServerSettings) -> grpc.ServerCredentials | None:
     """The port's credentials, or None for plaintext; a half-configured pair is an error."""
     cert, key, ca = settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file
     if cert is None and key is None:

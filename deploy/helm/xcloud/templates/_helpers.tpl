@@ -102,7 +102,7 @@ helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version | replace 
 {{- $components := index . 1 -}}
 {{- $c := index $components (index . 2) -}}
 {{- $env := dict "HOST" "0.0.0.0" "PORT" (toString $c.port) "METRICS_PORT" (toString $c.metricsPort) "DRAIN_SECONDS" (toString $c.drainSeconds) "LOG_LEVEL" $c.logLevel -}}
-{{- if $c.gpu.enabled -}}
+{{- if and (ne $c.role "gateway") $c.gpu.enabled -}}
 {{- $_ := set $env "PROVIDERS" (toJson $c.gpu.providers) -}}
 {{- end -}}
 {{- if and (ne $c.role "gateway") $c.intraOpThreads -}}
