@@ -1,15 +1,11 @@
 """python -m services.face_attributes: serve until SIGTERM (settings from XCLOUD_FACE_ATTRIBUTES_*)."""
-import asyncio
-
 from services.face_attributes.app import FaceAttributesApp
 from services.face_attributes.settings import FaceAttributesSettings
-from services.runtime.server import configure_logging, serve_until_signal
+from services.runtime.main import serve
 
 
 def main() -> None:
-    settings = FaceAttributesSettings()
-    configure_logging(settings.log_level, "face_attributes")
-    asyncio.run(serve_until_signal(FaceAttributesApp(settings), settings))
+    serve(FaceAttributesApp, FaceAttributesSettings)
 
 
 if __name__ == "__main__":
