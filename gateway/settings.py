@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServerSettings
+from xcloud import ports
 
 log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -27,26 +28,12 @@ class BackendSettings(BaseModel):
 
 
 def _default_backends() -> dict[str, BackendSettings]:
-    return {
-        "face_detection": BackendSettings(
-            address="127.0.0.1:50052", metrics_url="http://127.0.0.1:9152/metrics"
-        ),
-        "face_attributes": BackendSettings(
-            address="127.0.0.1:50053", metrics_url="http://127.0.0.1:9153/metrics"
-        ),
-        "expression": BackendSettings(
-            address="127.0.0.1:50054", metrics_url="http://127.0.0.1:9154/metrics"
-        ),
-        "fine_grained": BackendSettings(
-            address="127.0.0.1:50055", metrics_url="http://127.0.0.1:9155/metrics"
-        ),
-        "animal_identity": BackendSettings(
-            address="127.0.0.1:50056", metrics_url="http://127.0.0.1:9156/metrics"
-        ),
-        "text_quality": BackendSettings(
-            address="127.0.0.1:50057", metrics_url="http://127.0.0.1:9157/metrics"
-        ),
-    }
+    """Every model service on this machine, at its default ports."""
+    backends = {}
+    for name, default in ports.SERVICES.items():
+        address, metrics_url = default.local()
+        backends[name] = BackendSettings(address=address, metrics_url=metrics_url)
+    return backends
 
 
 class GatewaySettings(ServerSettings):
@@ -58,8 +45,9 @@ class GatewaySettings(ServerSettings):
         env_prefix="XCLOUD_GATEWAY_", env_nested_delimiter="__", extra="ignore"
     )
 
-    port: int = Field(50051, description="gRPC port; 0 picks a free one.")
-    metrics_port: int | None = Field(9151, description="Prometheus port; None disables, 0 = any.")
+    port: int = Field(ports.GATEWAY.grpc, description="gRPC port; 0 picks a free one.")
+    metrics_port: int | None = Field(
+        ports.GATEWAY.metrics, description="Prometheus port; None disables, 0 = any.")
     metrics_url: str = Field(
         "",
         description="The gateway's own metrics endpoint as ListBackends reports it; empty = "

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from xcloud import ports
 from xcloud.v1 import (
     animal_identity_pb2,
     common_pb2,
@@ -16,7 +17,7 @@ from xcloud.v1 import (
     gateway_pb2_grpc,
 )
 
-DEFAULT_GATEWAY = "127.0.0.1:50051"
+DEFAULT_GATEWAY = f"127.0.0.1:{ports.GATEWAY.grpc}"
 GATEWAY_ENV = "XCLOUD_GATEWAY"
 # The gateway's API key, when it has keys on. Read from the environment only: a key given on
 # the command line would show in `ps` and in shell history.

@@ -1,7 +1,7 @@
 """The processes `make run` starts: one entry per service, then the gateway.
 
-Adding a service to the local stack is one ``ProcessSpec`` line in ``SERVICES``; the
-launcher derives its environment (``<env_prefix>HOST``/``PORT``/``METRICS_PORT``) and its
+Adding a service to the local stack is one entry in xcloud/ports.py (its ports), which
+``SERVICES`` lists; the launcher derives its environment (``<env_prefix>HOST``/``PORT``/``METRICS_PORT``) and its
 entry in the gateway's ``BACKENDS`` from it.
 """
 from __future__ import annotations
@@ -11,6 +11,8 @@ import os
 import re
 import socket
 from dataclasses import dataclass
+
+from xcloud import ports
 
 
 @dataclass(frozen=True)
@@ -22,21 +24,17 @@ class ProcessSpec:
     metrics_port: int  # default Prometheus port
 
 
-def _service(name: str, port: int) -> ProcessSpec:
-    """A service under services/<name>; its metrics port is its gRPC port's last digits + 9100."""
-    return ProcessSpec(name, f"services.{name}", f"XCLOUD_{name.upper()}_", port, 9100 + port % 100)
+def _service(name: str, default: ports.Ports) -> ProcessSpec:
+    """A service under services/<name>, at its ports of xcloud/ports.py."""
+    return ProcessSpec(name, f"services.{name}", f"XCLOUD_{name.upper()}_", default.grpc,
+                       default.metrics)
 
 
-SERVICES: tuple[ProcessSpec, ...] = (
-    _service("face_detection", 50052),
-    _service("face_attributes", 50053),
-    _service("expression", 50054),
-    _service("fine_grained", 50055),
-    _service("animal_identity", 50056),
-    _service("text_quality", 50057),
-)
+SERVICES: tuple[ProcessSpec, ...] = tuple(
+    _service(name, default) for name, default in ports.SERVICES.items())
 
-GATEWAY = ProcessSpec("gateway", "gateway", "XCLOUD_GATEWAY_", 50051, 9151)
+GATEWAY = ProcessSpec("gateway", "gateway", "XCLOUD_GATEWAY_", ports.GATEWAY.grpc,
+                      ports.GATEWAY.metrics)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import REPO_ROOT, ServiceSettings
-from xcloud import names
+from xcloud import names, ports
+
+PORTS = ports.SERVICES["animal_identity"]  # xcloud/ports.py: one table for every process
 
 
 class AnimalIdentitySettings(ServiceSettings):
@@ -14,8 +16,9 @@ class AnimalIdentitySettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="XCLOUD_ANIMAL_IDENTITY_", extra="ignore")
 
-    port: int = Field(50056, description="gRPC port; 0 picks a free one.")
-    metrics_port: int | None = Field(9156, description="Prometheus port; None disables, 0 = any.")
+    port: int = Field(PORTS.grpc, description="gRPC port; 0 picks a free one.")
+    metrics_port: int | None = Field(
+        PORTS.metrics, description="Prometheus port; None disables, 0 = any.")
     database_url: str | None = Field(
         None, description="PostgreSQL with pgvector, e.g. postgresql://user:pw@host:5432/xcloud "
         "(production). Unset: an embedded PostgreSQL runs on data_dir.",

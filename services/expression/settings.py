@@ -4,7 +4,9 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
-from xcloud import names
+from xcloud import names, ports
+
+PORTS = ports.SERVICES["expression"]  # xcloud/ports.py: one table for every process
 
 
 class ExpressionSettings(ServiceSettings):
@@ -12,8 +14,9 @@ class ExpressionSettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="XCLOUD_EXPRESSION_", extra="ignore")
 
-    port: int = Field(50054, description="gRPC port; 0 picks a free one.")
-    metrics_port: int | None = Field(9154, description="Prometheus port; None disables, 0 = any.")
+    port: int = Field(PORTS.grpc, description="gRPC port; 0 picks a free one.")
+    metrics_port: int | None = Field(
+        PORTS.metrics, description="Prometheus port; None disables, 0 = any.")
     model: str = Field(names.FACEAPI_EXPRESSION, description="Served expression model.")
     margin: float = Field(
         -0.2, description="Context around the face template in the model's view, as "

@@ -4,6 +4,9 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
+from xcloud import ports
+
+PORTS = ports.SERVICES["face_attributes"]  # xcloud/ports.py: one table for every process
 
 
 class FaceAttributesSettings(ServiceSettings):
@@ -11,8 +14,9 @@ class FaceAttributesSettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="XCLOUD_FACE_ATTRIBUTES_", extra="ignore")
 
-    port: int = Field(50053, description="gRPC port; 0 picks a free one.")
-    metrics_port: int | None = Field(9153, description="Prometheus port; None disables, 0 = any.")
+    port: int = Field(PORTS.grpc, description="gRPC port; 0 picks a free one.")
+    metrics_port: int | None = Field(
+        PORTS.metrics, description="Prometheus port; None disables, 0 = any.")
     min_crop_side: int = Field(
         112, description="Smallest aligned crop accepted; smaller ones would be upscaled for "
         "every model. The gateway sends 224."

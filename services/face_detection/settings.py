@@ -4,6 +4,9 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
+from xcloud import ports
+
+PORTS = ports.SERVICES["face_detection"]  # xcloud/ports.py: one table for every process
 
 
 class FaceDetectionSettings(ServiceSettings):
@@ -11,8 +14,9 @@ class FaceDetectionSettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="XCLOUD_FACE_DETECTION_", extra="ignore")
 
-    port: int = Field(50052, description="gRPC port; 0 picks a free one.")
-    metrics_port: int | None = Field(9152, description="Prometheus port; None disables, 0 = any.")
+    port: int = Field(PORTS.grpc, description="gRPC port; 0 picks a free one.")
+    metrics_port: int | None = Field(
+        PORTS.metrics, description="Prometheus port; None disables, 0 = any.")
     max_batch_size: int = Field(
         256,
         description="Largest batch in rows: one image brings dozens of R-Net/O-Net candidate "

@@ -4,7 +4,9 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
-from xcloud import names
+from xcloud import names, ports
+
+PORTS = ports.SERVICES["fine_grained"]  # xcloud/ports.py: one table for every process
 
 
 class FineGrainedSettings(ServiceSettings):
@@ -12,8 +14,9 @@ class FineGrainedSettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="XCLOUD_FINE_GRAINED_", extra="ignore")
 
-    port: int = Field(50055, description="gRPC port; 0 picks a free one.")
-    metrics_port: int | None = Field(9155, description="Prometheus port; None disables, 0 = any.")
+    port: int = Field(PORTS.grpc, description="gRPC port; 0 picks a free one.")
+    metrics_port: int | None = Field(
+        PORTS.metrics, description="Prometheus port; None disables, 0 = any.")
     models: list[str] = Field(
         [names.MOBILENET_V2_IMAGENET, names.FLOWERS17],
         description="Classifiers this process serves, chosen per request; add a model trained "

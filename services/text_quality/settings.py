@@ -4,7 +4,9 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
-from xcloud import names
+from xcloud import names, ports
+
+PORTS = ports.SERVICES["text_quality"]  # xcloud/ports.py: one table for every process
 
 
 class TextQualitySettings(ServiceSettings):
@@ -12,8 +14,9 @@ class TextQualitySettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="XCLOUD_TEXT_QUALITY_", extra="ignore")
 
-    port: int = Field(50057, description="gRPC port; 0 picks a free one.")
-    metrics_port: int | None = Field(9157, description="Prometheus port; None disables, 0 = any.")
+    port: int = Field(PORTS.grpc, description="gRPC port; 0 picks a free one.")
+    metrics_port: int | None = Field(
+        PORTS.metrics, description="Prometheus port; None disables, 0 = any.")
     model: str = Field(names.ZHIHU_MTBDNN, description="Content-quality model served.")
     max_records: int = Field(
         1024, description="Most records one Score call may carry (RESOURCE_EXHAUSTED beyond)."

@@ -1,9 +1,11 @@
 """docker-compose.yml and the Dockerfile, offline: the compose file is valid for docker-compose,
-its processes are locked down, and every place that names a process's ports agrees (Dockerfile
-targets, compose services, Prometheus scrape config, Helm values, the launcher's defaults).
+its processes are locked down, and every place that names a process's ports agrees with the
+one table of them, xcloud/ports.py (Dockerfile targets, compose services and the gateway's
+backends there, Prometheus scrape config, Helm values, the launcher's defaults).
 The stack itself runs in `make compose-smoke` (deploy/scripts/compose-smoke.sh)."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -11,12 +13,14 @@ import yaml
 
 from tests.conftest import REPO_ROOT
 from tests.deploy.tools import CHART, run_tool, tool
-from xcloud import stack
+from xcloud import ports, stack
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 PROMETHEUS = REPO_ROOT / "deploy" / "prometheus" / "prometheus.yml"
 TARGET = re.compile(r"^FROM \S+ AS (\S+)\n(?:ENV (.*)\n)?", re.MULTILINE)
+EXPOSE = re.compile(r"^FROM \S+ AS (\S+)\n(?:(?!FROM ).*\n)*?EXPOSE (\d+) (\d+)$", re.MULTILINE)
+PORTS = {"gateway": ports.GATEWAY, **ports.SERVICES}  # the one table (xcloud/ports.py)
 
 
 def compose() -> dict:
@@ -82,3 +86,26 @@ def test_prometheus_scrapes_every_process_on_its_metrics_port():
 @pytest.mark.parametrize("spec", [*stack.SERVICES, stack.GATEWAY], ids=lambda s: s.name)
 def test_launcher_defaults_match_the_deployment_ports(spec):
     assert chart_ports()[spec.name] == (spec.port, spec.metrics_port)
+
+
+def test_the_chart_uses_the_ports_table():
+    assert chart_ports() == {name: (p.grpc, p.metrics) for name, p in PORTS.items()}
+
+
+def test_the_dockerfile_exposes_the_ports_table():
+    exposed = {target: (int(grpc), int(metrics))
+               for target, grpc, metrics in EXPOSE.findall(DOCKERFILE.read_text())}
+    assert exposed == {name: (p.grpc, p.metrics) for name, p in PORTS.items()}
+
+
+def test_compose_wires_the_gateway_with_the_ports_table():
+    gateway = compose()["services"]["gateway"]
+    environment = gateway["environment"]
+    backends = json.loads(environment["XCLOUD_GATEWAY_BACKENDS"])
+    assert {name: (int(b["address"].rsplit(":", 1)[1]),
+                   int(b["metrics_url"].rsplit(":", 1)[1].split("/")[0]))
+            for name, b in backends.items()} == \
+        {name: (p.grpc, p.metrics) for name, p in ports.SERVICES.items()}
+    assert environment["XCLOUD_GATEWAY_METRICS_URL"] == \
+        f"http://gateway:{ports.GATEWAY.metrics}/metrics"
+    assert [p.rsplit(":", 1)[1] for p in gateway["ports"]] == [str(ports.GATEWAY.grpc)]
