@@ -168,16 +168,6 @@ def _extract(archive: Path, registry: str, member: str, target: Path) -> None:
     tmp.replace(target)
 
 
-def fetch_pypi_file(
-    name: str, version: str, sha256: str, member: str, cache_dir: Path = CACHE_DIR,
-    member_sha256: str | None = None, download: Downloader | None = None,
-) -> Path:
-    """A member of the wheel ``name==version`` whose archive sha256 is ``sha256``."""
-    files = {member: member_sha256} if member_sha256 else {}
-    package = PinnedPackage("pypi", name, version, sha256, files)
-    return fetch_file(package, member, cache_dir, download)
-
-
 def fetch_npm_file(
     package: str, version: str, sha256: str, member: str, cache_dir: Path = CACHE_DIR,
     member_sha256: str | None = None, download: Downloader | None = None,

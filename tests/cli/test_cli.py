@@ -297,12 +297,13 @@ def test_eval_says_when_its_module_is_missing(monkeypatch, capsys):
 def test_eval_passes_data_json_and_limit(monkeypatch, tmp_path):
     seen = {}
     module = types.ModuleType("fake_evaluation")
-    module.main = lambda args: seen.update(vars(args)) or 3
+    module.main = lambda data, as_json, limit: seen.update(data=data, json=as_json,
+                                                           limit=limit) or 3
     monkeypatch.setitem(sys.modules, "fake_evaluation", module)
     monkeypatch.setitem(evaluation.EVALUATIONS, "fake", "fake_evaluation:main")
     monkeypatch.setenv("XCLOUD_DATA", str(tmp_path))
     assert main(["eval", "fake", "--json", "--limit", "5"]) == 3
-    assert (seen["data"], seen["json"], seen["limit"]) == (tmp_path, True, 5)
+    assert (seen["data"], seen["json"], seen["limit"]) == (str(tmp_path), True, 5)
 
 
 def test_face_summary_takes_parts_from_later_tasks(monkeypatch):

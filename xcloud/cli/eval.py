@@ -1,10 +1,9 @@
 """xcloud eval NAME: run one of the project's evaluations on labelled data.
 
 ``EVALUATIONS`` maps a name to ``"module:function"``; the module is imported only when its
-evaluation runs (they pull in heavy dependencies). The function receives the parsed
-arguments (``data``: Path, ``json``: bool, ``limit``: int | None, ``name``) and returns an exit
-code (None counts as 0); a function with keyword parameters ``data``, ``as_json`` and
-``limit`` is called with those instead.
+evaluation runs (they pull in heavy dependencies). Every evaluation is a
+``main(data, as_json, limit)`` (the data folder as a string, --json, --limit) returning an
+exit code (None counts as 0).
 
 ``--plots DIR`` runs the evaluation with ``--json``, keeps the JSON it prints as
 ``DIR/NAME.json`` and draws its figures beside it (models/evaluation/plots.py: the identity ROC,
@@ -15,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import inspect
 import io
 import json
 import os
@@ -26,7 +24,6 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_ENV = "XCLOUD_DATA"
 
-KEYWORD_STYLE = {"data", "as_json", "limit"}
 EVALUATIONS: dict[str, str] = {
     "age": "models.evaluation.age:main",
     "animal-identity": "models.evaluation.animal_identity:main",
@@ -66,7 +63,7 @@ class EvaluationUnavailable(Exception):
     pass
 
 
-def resolve(name: str) -> Callable[[argparse.Namespace], int | None]:
+def resolve(name: str) -> Callable[..., int | None]:
     """The function registered under ``name``, imported now."""
     if name not in EVALUATIONS:
         raise EvaluationUnavailable(
@@ -147,7 +144,5 @@ def write_results(name: str, figures: dict, out_dir: Path) -> list[Path]:
 
 
 def call(function: Callable[..., int | None], args: argparse.Namespace) -> int | None:
-    """``function(args)``, or by keyword for mains shaped ``main(data, as_json, limit)``."""
-    if KEYWORD_STYLE <= inspect.signature(function).parameters.keys():
-        return function(data=str(args.data), as_json=args.json, limit=args.limit)
-    return function(args)
+    """The evaluation's ``main(data, as_json, limit)`` with the parsed arguments."""
+    return function(data=str(args.data), as_json=args.json, limit=args.limit)
