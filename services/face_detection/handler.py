@@ -61,6 +61,20 @@ class DetectParams:
 
 
 @dataclass(frozen=True)
+class Plan:
+    """One call's parameters, resolved once: the options with defaults filled in, the
+    detector's own params, and the version of the models that will answer."""
+
+    params: DetectParams
+    detector_params: Any  # the detector's params dataclass (Detector.params)
+    version: str
+
+    @property
+    def model(self) -> str:
+        return self.params.model
+
+
+@dataclass(frozen=True)
 class DetectedFace:
     box: np.ndarray        # x1, y1, x2, y2 in original-image pixels
     score: float
@@ -101,35 +115,38 @@ class FaceDetectionHandler:
         default_score = DETECTORS[params.model].default_score_threshold(s)
         return replace(params, score_threshold=params.score_threshold or default_score)
 
-    async def detect(self, image: bytes, params: DetectParams, deadline: float | None = None) -> DetectionResult:
+    def plan(self, params: DetectParams) -> Plan:
+        """``params`` resolved (``resolve``), its detector checked installed, once per call."""
         params = self.resolve(params)
         self._require_installed(params.model)
+        return Plan(params, _detector_params(params), self.version(params.model))
+
+    async def detect(self, image: bytes, params: DetectParams, deadline: float | None = None) -> DetectionResult:
+        plan = self.plan(params)
         width, height = image_size(image, self._limits)  # the header only: nothing decoded yet
         with self.budget.hold(width * height):
-            with timed_stage("preprocess", params.model, self.version(params.model)):
+            with timed_stage("preprocess", plan.model, plan.version):
                 rgb = await asyncio.to_thread(decode_image, image, self._limits)
-            return await self._detect(rgb, params, deadline)
+            return await self._detect(rgb, plan, deadline)
 
     async def detect_pixels(self, rgb: np.ndarray, params: DetectParams, deadline: float | None = None) -> DetectionResult:
         """Detect on already-decoded RGB (evaluation and benchmarks enter here)."""
-        params = self.resolve(params)
-        self._require_installed(params.model)
+        plan = self.plan(params)
         with self.budget.hold(rgb.shape[0] * rgb.shape[1]):
-            return await self._detect(rgb, params, deadline)
+            return await self._detect(rgb, plan, deadline)
 
-    async def _detect(self, rgb: np.ndarray, params: DetectParams,
-                      deadline: float | None) -> DetectionResult:
+    async def _detect(self, rgb: np.ndarray, plan: Plan, deadline: float | None) -> DetectionResult:
         token = _DEADLINE.set(deadline)
         try:
-            found = await self._detectors[params.model].detect(rgb, _detector_params(params))
+            found = await self._detectors[plan.model].detect(rgb, plan.detector_params)
         finally:
             _DEADLINE.reset(token)
-        with timed_stage("postprocess", params.model, self.version(params.model)):
+        with timed_stage("postprocess", plan.model, plan.version):
             # Aligning many faces of a large image is CPU work: not on the event loop.
             faces = await asyncio.to_thread(
-                _to_faces, rgb, found, params.aligned_size, params.aligned_margin)
+                _to_faces, rgb, found, plan.params.aligned_size, plan.params.aligned_margin)
         height, width = rgb.shape[:2]
-        return DetectionResult(faces, width, height, params.model, self.version(params.model))
+        return DetectionResult(faces, width, height, plan.model, plan.version)
 
     def version(self, detector: str) -> str:
         versions = {self._pool.model(part).version for part in DETECTORS[detector].parts}
