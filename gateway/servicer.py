@@ -19,6 +19,17 @@ def deadline_of(context: grpc.aio.ServicerContext) -> Deadline:
     return Deadline.after(context.time_remaining())
 
 
+def _forwarded(method: str):
+    """The servicer method of a gallery RPC the gateway passes on unchanged, for the
+    caller's tenant (one definition for the six of gallery.FORWARDED)."""
+
+    async def rpc(self: GatewayServicer, request, context):
+        return await self._gallery.forward(method, request, *self._scope(context))
+
+    rpc.__name__ = rpc.__qualname__ = method
+    return rpc
+
+
 class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     def __init__(self, settings: GatewaySettings, analyzer: Analyzer, backends: Backends,
                  registry: TaskRegistry, scorer: ContentScorer, gallery: Gallery):
@@ -64,23 +75,13 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
                     (TENANT_HEADER, self._keys.scoped_tenant(context)))
         return deadline_of(context), metadata
 
-    async def CreateCollection(self, request, context):
-        return await self._gallery.forward("CreateCollection", request, *self._scope(context))
-
-    async def GetCollection(self, request, context):
-        return await self._gallery.forward("GetCollection", request, *self._scope(context))
-
-    async def ListCollections(self, request, context):
-        return await self._gallery.forward("ListCollections", request, *self._scope(context))
-
-    async def DeleteCollection(self, request, context):
-        return await self._gallery.forward("DeleteCollection", request, *self._scope(context))
-
-    async def ListSubjects(self, request, context):
-        return await self._gallery.forward("ListSubjects", request, *self._scope(context))
-
-    async def DeleteSubject(self, request, context):
-        return await self._gallery.forward("DeleteSubject", request, *self._scope(context))
+    # The collection and subject RPCs go through unchanged (gallery.FORWARDED).
+    CreateCollection = _forwarded("CreateCollection")
+    GetCollection = _forwarded("GetCollection")
+    ListCollections = _forwarded("ListCollections")
+    DeleteCollection = _forwarded("DeleteCollection")
+    ListSubjects = _forwarded("ListSubjects")
+    DeleteSubject = _forwarded("DeleteSubject")
 
     async def Enroll(self, request, context):
         return await self._gallery.enroll(request, *self._scope(context))

@@ -66,23 +66,21 @@ class GatewaySettings(ServerSettings):
         0.25, description="Socket timeout of one Redis command; past it the cache is bypassed."
     )
     redis_retry_after_s: float = Field(
-        2.0,
-        description="After a Redis failure, requests bypass the cache this long before Redis "
+        2.0, description="After a Redis failure, requests bypass the cache this long before Redis "
         "is tried again (so a dead Redis costs one timeout, not one per request).",
     )
     cache_ttl_s: float = Field(3600.0, description="How long a cached result lives.")
     cache_max_entries: int = Field(2048, description="Capacity of the in-process LRU cache.")
     model_version_ttl_s: float = Field(
-        30.0,
-        description="How long a backend's model versions (ListModels) are trusted before "
+        30.0, description="How long a backend's model versions (ListModels) are trusted before "
         "being asked again; they are part of every cache key.",
     )
     backend_timeout_s: float = Field(
-        10.0, description="Longest a backend call may take (the caller's deadline caps it further)."
+        10.0, description="Longest a backend call may take (the caller's deadline caps it "
+        "further).",
     )
     deadline_reserve_s: float = Field(
-        0.05,
-        description="Time kept back from the caller's deadline so that the gateway can still "
+        0.05, description="Time kept back from the caller's deadline so that the gateway can still "
         "answer with a partial result when a backend runs out of time.",
     )
     retries: int = Field(

@@ -183,9 +183,7 @@ def _detect_request(image: Message, options: AnalyzeOptions) -> face_detection_p
 
 
 DETECTION = TaskSpec(
-    name="detection",
-    backend="face_detection",
-    scope=Scope.DETECTION,
+    name="detection", backend="face_detection", scope=Scope.DETECTION,
     call=unary("/xcloud.v1.FaceDetection/Detect", _detect_request,
                face_detection_pb2.DetectResponse),
     options_key=options_field("detection"),
@@ -200,13 +198,10 @@ def _classify_request(image: Message, options: AnalyzeOptions
 
 
 FINE_GRAINED = TaskSpec(
-    name="fine_grained",
-    backend="fine_grained",
-    scope=Scope.WHOLE_IMAGE,
+    name="fine_grained", backend="fine_grained", scope=Scope.WHOLE_IMAGE,
     call=unary("/xcloud.v1.FineGrained/Classify", _classify_request,
                fine_grained_pb2.FineGrainedClassifyResponse),
-    merge=into_field("fine_grained"),
-    options_key=options_field("fine_grained"),
+    merge=into_field("fine_grained"), options_key=options_field("fine_grained"),
 )
 
 

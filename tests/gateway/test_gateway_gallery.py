@@ -257,3 +257,11 @@ async def test_the_cli_uses_only_the_gateway(stack, astronaut_jpeg, tmp_path, ca
     assert "cli-people" in await cli("list")
     assert "NOT_FOUND" in await cli("verify", "cli-people", "nobody", str(photo), rc=1)
     assert "deleted collection cli-people" in await cli("delete", "cli-people")
+
+
+def test_every_forwarded_gallery_rpc_is_a_servicer_method():
+    from gateway.gallery import FORWARDED
+    from gateway.servicer import GatewayServicer
+
+    for method in FORWARDED:
+        assert getattr(GatewayServicer, method).__name__ == method
