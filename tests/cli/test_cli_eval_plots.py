@@ -90,7 +90,8 @@ def tiny_evaluations(tmp_path, monkeypatch):
             print(json.dumps({json.dumps({**IDENTITY, **FAIRNESS})}) if as_json else "a table")
             return 1
     """))
-    (tmp_path / "tiny_eval_silent.py").write_text("def main(args):\n    print('a table')\n")
+    (tmp_path / "tiny_eval_silent.py").write_text(
+        "def main(data=None, as_json=False, limit=None):\n    print('a table')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(evaluation.EVALUATIONS, "tiny", "tiny_eval_figures:main")
     monkeypatch.setitem(evaluation.EVALUATIONS, "silent", "tiny_eval_silent:main")
