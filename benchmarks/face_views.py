@@ -17,8 +17,9 @@ from services.expression.settings import ExpressionSettings
 from services.face_attributes.parts import HEAD_FRAMING, TRUNK
 from services.face_detection.mtcnn import Detection
 from services.runtime.alignment import SHARED_CROP_MARGIN, align_face, reframe
+from xcloud import names
 
-EXPRESSION = "faceapi_expression"
+EXPRESSION = names.FACEAPI_EXPRESSION
 EXPRESSION_SIDE = 112  # face-api's input side
 MAX_FACES = 32         # the gateway's default max_faces
 PER_FACE_MODELS = (TRUNK, EXPRESSION)

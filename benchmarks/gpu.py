@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from xcloud import names
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REPOSITORY = REPO_ROOT / "models" / "repository"
 TRT_CACHE = REPO_ROOT / ".cache" / "bench-trt"
@@ -33,12 +35,12 @@ TENSORRT = "TensorrtExecutionProvider"
 # The image models of the per-face pipeline and the classifier, at the input each is fed
 # (P-Net at one 320 x 240 pyramid level).
 MODELS = {
-    "mtcnn_pnet": (3, 240, 320),
-    "mtcnn_rnet": (3, 24, 24),
-    "mtcnn_onet": (3, 48, 48),
-    "face_trunk_xcloud": (3, 224, 224),
-    "faceapi_expression": (3, 112, 112),
-    "mobilenet_v2_imagenet": (3, 224, 224),
+    names.MTCNN_PNET: (3, 240, 320),
+    names.MTCNN_RNET: (3, 24, 24),
+    names.MTCNN_ONET: (3, 48, 48),
+    names.FACE_TRUNK: (3, 224, 224),
+    names.FACEAPI_EXPRESSION: (3, 112, 112),
+    names.MOBILENET_V2_IMAGENET: (3, 224, 224),
 }
 
 

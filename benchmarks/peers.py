@@ -44,6 +44,7 @@ from services.expression.settings import ExpressionSettings
 from services.face_attributes.parts import HEAD_FRAMING, TRUNK
 from services.face_detection.settings import FaceDetectionSettings
 from services.runtime.alignment import SHARED_CROP_MARGIN, reframe
+from xcloud import names
 from xcloud.v1 import (
     common_pb2,
     expression_pb2,
@@ -206,7 +207,7 @@ def _predict(channel: grpc.aio.Channel, crops: Iterator[common_pb2.RawImage]) ->
 
 
 PEERS = {
-    "mlserver_expression": ModelPeer("mlserver_expression", "faceapi_expression", "expression",
+    "mlserver_expression": ModelPeer("mlserver_expression", names.FACEAPI_EXPRESSION, "expression",
                                      lambda: ExpressionSettings().margin, 112, _classify),
     "mlserver_trunk": ModelPeer("mlserver_trunk", TRUNK, "face_attributes",
                                 lambda: HEAD_FRAMING.margin, HEAD_FRAMING.size, _predict),

@@ -8,7 +8,7 @@ from models.build import BUILDERS
 from xcloud import names
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("services", "gateway", "xcloud", "models")
+SOURCES = ("services", "gateway", "xcloud", "models", "benchmarks")
 SKIPPED = ("xcloud/v1", "xcloud/names.py", "models/.cache", "models/repository")
 # A string equal to a model name that is not one: `xcloud eval blazeface` is a subcommand.
 NOT_MODEL_NAMES = {("xcloud/cli/eval.py", "blazeface")}
