@@ -11,11 +11,29 @@ import pytest
 from gateway.app import GatewayApp
 from gateway.settings import BackendSettings, GatewaySettings
 from gateway.tasks import TaskRegistry
+from services.runtime.repository import ModelRepository
 from services.runtime.server import RunningServer
+from services.runtime.settings import REPO_ROOT
 from tests.gateway.helpers import IMAGE, free_port
 from tests.gateway.loopback_backends import serve
 from tests.support.redis import RedisProcess
+from tests.support.servers import running
+from xcloud.names import MTCNN as MTCNN_PARTS
 from xcloud.v1 import common_pb2, face_detection_pb2, gateway_pb2, gateway_pb2_grpc
+
+
+@pytest.fixture(scope="module")
+async def detection_address():
+    """A real face-detection service (MTCNN) on loopback, for one test module."""
+    repository = ModelRepository(REPO_ROOT / "models" / "repository")
+    if not all(repository.is_installed(name) for name in MTCNN_PARTS):
+        pytest.skip("MTCNN models are not built: run `python -m models.build`")
+    from services.face_detection.app import FaceDetectionApp
+    from services.face_detection.settings import FaceDetectionSettings
+
+    settings = FaceDetectionSettings(port=0, metrics_port=None, max_batch_size=4)
+    async with running(FaceDetectionApp(settings), settings) as live:
+        yield live.address
 
 
 @pytest.fixture

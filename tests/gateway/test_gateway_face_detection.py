@@ -4,27 +4,11 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from services.runtime.repository import ModelRepository
-from services.runtime.settings import REPO_ROOT
 from tests.support.images import bad_image_cases
-from tests.support.servers import running
+from xcloud.names import MTCNN
 from xcloud.v1 import common_pb2, face_detection_pb2
 
-MTCNN_PARTS = ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet")
 CASES = bad_image_cases()
-
-
-@pytest.fixture(scope="module")
-async def detection_address():
-    repository = ModelRepository(REPO_ROOT / "models" / "repository")
-    if not all(repository.is_installed(name) for name in MTCNN_PARTS):
-        pytest.skip("MTCNN models are not built: run `python -m models.build`")
-    from services.face_detection.app import FaceDetectionApp
-    from services.face_detection.settings import FaceDetectionSettings
-
-    settings = FaceDetectionSettings(port=0, metrics_port=None, max_batch_size=4)
-    async with running(FaceDetectionApp(settings), settings) as live:
-        yield live.address
 
 
 @pytest.fixture
@@ -56,7 +40,7 @@ async def test_returns_crops_when_asked(gateway, astronaut_jpeg):
 async def test_lists_the_detection_models(gateway):
     response = await gateway.stub.ListModels(common_pb2.ListModelsRequest(), timeout=10)
     installed = {m.model.name for m in response.models if m.installed}
-    assert installed >= set(MTCNN_PARTS)
+    assert installed >= set(MTCNN)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

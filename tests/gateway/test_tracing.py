@@ -24,14 +24,10 @@ from opentelemetry.trace import SpanKind
 
 from services.runtime import tracing
 from services.runtime.interceptors import REQUEST_ID_KEY
-from services.runtime.repository import ModelRepository
-from services.runtime.settings import REPO_ROOT
 from tests.services.text_quality.conftest import EXAMPLE
-from tests.support.servers import running
 from tests.support.service_process import ServiceProcess
 from xcloud.v1 import gateway_pb2, text_quality_pb2
 
-MTCNN_PARTS = ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet")
 ANALYZE, DETECT = "xcloud.v1.Gateway/Analyze", "xcloud.v1.FaceDetection/Detect"
 SCORE_CONTENT, SCORE = "xcloud.v1.Gateway/ScoreContent", "xcloud.v1.TextQuality/Score"
 
@@ -46,19 +42,6 @@ def spans() -> Iterator[InMemorySpanExporter]:
     yield exporter
     tracing.install(previous)
     provider.shutdown()
-
-
-@pytest.fixture(scope="module")
-async def detection_address():
-    repository = ModelRepository(REPO_ROOT / "models" / "repository")
-    if not all(repository.is_installed(name) for name in MTCNN_PARTS):
-        pytest.skip("MTCNN models are not built: run `python -m models.build`")
-    from services.face_detection.app import FaceDetectionApp
-    from services.face_detection.settings import FaceDetectionSettings
-
-    settings = FaceDetectionSettings(port=0, metrics_port=None, max_batch_size=4)
-    async with running(FaceDetectionApp(settings), settings) as live:
-        yield live.address
 
 
 async def ended(exporter: InMemorySpanExporter, name: str, count: int = 1
