@@ -16,9 +16,12 @@ from tests.deploy.tools import (
     helm,
     render,
     render_objects,
+    tls_values,
 )
 
 VALUE_SETS = {"default": None, "ci": ci_values()}
+# linted and schema-checked too: TLS switches probes and mounts (test_chart_tls.py)
+CHECKED_SETS = {**VALUE_SETS, "tls": tls_values()}
 PER_PROCESS_KINDS = ("Deployment", "Service", "ConfigMap", "ServiceMonitor", "NetworkPolicy")
 # Kinds from CRDs have no schema in kubernetes-validate; PrometheusRule's groups are checked
 # with promtool (test_monitoring.py) and ServiceMonitors against their Services below.
@@ -38,18 +41,20 @@ def ci_objects():
     return render_objects(VALUE_SETS["ci"])
 
 
-@pytest.mark.parametrize("name", list(VALUE_SETS))
+@pytest.mark.parametrize("name", list(CHECKED_SETS))
 def test_lint_finds_nothing_even_in_strict_mode(name):
-    report = helm().lint(str(CHART), VALUE_SETS[name], strict=True, kube_version=f"v{KUBE_VERSION}")
+    report = helm().lint(str(CHART), CHECKED_SETS[name], strict=True,
+                         kube_version=f"v{KUBE_VERSION}")
     problems = [m for m in report["messages"] if m["severity"] >= 2] + report["errors"]
     assert problems == [], problems
 
 
-def test_every_object_is_valid_for_kubernetes_strictly(objects):
+@pytest.mark.parametrize("name", list(CHECKED_SETS))
+def test_every_object_is_valid_for_kubernetes_strictly(name):
     kubernetes_validate = pytest.importorskip(
         "kubernetes_validate", reason="kubernetes-validate is not installed (pip install -e '.[dev]')"
     )
-    for obj in objects:
+    for obj in render_objects(CHECKED_SETS[name]):
         if obj["kind"] in CRD_KINDS:
             continue
         try:

@@ -10,14 +10,10 @@ import json
 import pytest
 
 from tests.deploy.test_chart import ALL_SERVICES
-from tests.deploy.tools import KUBE_VERSION, by_kind, render_objects
+from tests.deploy.tools import by_kind, render_objects, tls_values
 from xcloud.settings_doc import SETTINGS, load
 
-TLS_VALUES = {
-    "tls": {"gatewaySecret": "xcloud-gateway-public",
-            "internal": {"enabled": True, "clientName": "xcloud-gateway"}},
-    "services": {name: {"enabled": True} for name in ALL_SERVICES},
-}
+TLS_VALUES = tls_values()  # also linted and schema-checked by test_chart.py
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +24,6 @@ def tls_objects():
 def _container(deployment):
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     return container
-
-
-def test_every_object_with_tls_is_valid_for_kubernetes_strictly(tls_objects):
-    kubernetes_validate = pytest.importorskip("kubernetes_validate",
-                                              reason="kubernetes-validate is not installed")
-    for obj in tls_objects:
-        if obj["kind"] in {"ServiceMonitor", "PrometheusRule"}:
-            continue
-        kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
 
 
 def test_services_admit_only_the_gateways_certificate(tls_objects):

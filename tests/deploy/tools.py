@@ -52,6 +52,14 @@ def ci_values() -> dict[str, Any]:
     return yaml.safe_load(CI_VALUES.read_text())
 
 
+def tls_values() -> dict[str, Any]:
+    """Every service on, the gateway's port on TLS and mutual TLS behind it."""
+    services = yaml.safe_load((CHART / "values.yaml").read_text())["services"]
+    return {"tls": {"gatewaySecret": "xcloud-gateway-public",
+                    "internal": {"enabled": True, "clientName": "xcloud-gateway"}},
+            "services": {name: {"enabled": True} for name in services}}
+
+
 def render(values: dict[str, Any] | None = None) -> dict[str, str]:
     """Template path -> rendered text, exactly as `helm template` would produce it."""
     return dict(_render(json.dumps(values, sort_keys=True)))
