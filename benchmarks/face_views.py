@@ -2,8 +2,9 @@
 gateway and the services, so the in-process and naive baselines do the same work.
 
 The gateway asks detection for crops aligned at SHARED_CROP_MARGIN and FACE_CROP_SIDE; the
-face-attributes service (shared trunk) and the expression service cut their own views out of
-that crop. Here the same three steps run on the detector's landmarks.
+face-attributes service (shared trunk + identity embedding, one view) and the expression
+service cut their own views out of that crop. Here the same three steps run on the detector's
+landmarks.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from xcloud import names
 EXPRESSION = names.FACEAPI_EXPRESSION
 EXPRESSION_SIDE = 112  # face-api's input side
 MAX_FACES = 32         # the gateway's default max_faces
-PER_FACE_MODELS = (TRUNK, EXPRESSION)
+EMBEDDING = names.FACE_EMBEDDING  # reads the trunk's view (HEAD_FRAMING)
+PER_FACE_MODELS = (TRUNK, EMBEDDING, EXPRESSION)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,10 @@ class FaceRows:
     @property
     def faces(self) -> int:
         return len(self.trunk)
+
+    def blocks(self) -> tuple[tuple[str, np.ndarray], ...]:
+        """(model, its rows) for every per-face model, in PER_FACE_MODELS order."""
+        return (TRUNK, self.trunk), (EMBEDDING, self.trunk), (EXPRESSION, self.expression)
 
 
 def _nchw(view: np.ndarray) -> np.ndarray:

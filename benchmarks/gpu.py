@@ -39,6 +39,7 @@ MODELS = {
     names.MTCNN_RNET: (3, 24, 24),
     names.MTCNN_ONET: (3, 48, 48),
     names.FACE_TRUNK: (3, 224, 224),
+    names.FACE_EMBEDDING: (3, 224, 224),
     names.FACEAPI_EXPRESSION: (3, 112, 112),
     names.MOBILENET_V2_IMAGENET: (3, 224, 224),
 }

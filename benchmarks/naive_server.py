@@ -26,8 +26,11 @@ import grpc
 import numpy as np
 import torch
 
-from benchmarks.face_views import EXPRESSION, face_rows
+from benchmarks.face_views import EMBEDDING, EXPRESSION, face_rows
 from models.attributes import trunk
+from models.attributes.export import WEIGHTS_DIR
+from models.attributes.linear import LinearHead
+from models.identity.export import EmbeddingNet
 from models.faceapi import export as faceapi_export
 from models.mtcnn.export import SPECS as MTCNN_SPECS
 from models.mtcnn.nets import load_net
@@ -48,6 +51,7 @@ def load_nets() -> dict[str, torch.nn.Module]:
     nets = {spec.model: load_net(kind, str(fetch_file(FACENET_PYTORCH, spec.member)))
             for kind, spec in MTCNN_SPECS.items()}
     nets[trunk.TRUNK] = trunk.FaceTrunk(trunk.committed_heads()).eval()
+    nets[EMBEDDING] = EmbeddingNet(LinearHead.load(WEIGHTS_DIR / EMBEDDING)).eval()
     nets[EXPRESSION] = faceapi_export.load_net(faceapi_export.SPECS[EXPRESSION])
     return nets
 
@@ -73,8 +77,8 @@ class NaiveAnalyzer:
         found = asyncio.run(self._detector.detect(rgb, self._params))
         rows = face_rows(rgb, found)
         for face in range(rows.faces):  # one face at a time, as a per-face loop would
-            self._run(trunk.TRUNK, rows.trunk[face:face + 1])
-            self._run(EXPRESSION, rows.expression[face:face + 1])
+            for name, block in rows.blocks():
+                self._run(name, block[face:face + 1])
         response = gateway_pb2.AnalyzeResponse(image_width=rgb.shape[1], image_height=rgb.shape[0])
         for d in found[:rows.faces]:
             face = face_to_proto(DetectedFace(d.box, float(d.score), d.landmarks))

@@ -40,7 +40,8 @@ MAX_ROWS = 32  # rows per per-face inference: the largest batch the services war
 
 
 class RawPipeline:
-    """detect -> crops -> trunk + expression for a list of images, on bare sessions."""
+    """detect -> crops -> trunk, embedding and expression for a list of images, on bare
+    sessions."""
 
     def __init__(self, settings: FaceDetectionSettings, intra_op_threads: int = 1):
         repository = ModelRepository(settings.model_repository)
@@ -59,10 +60,10 @@ class RawPipeline:
         return face_rows(rgb, asyncio.run(self._detector.detect(rgb, self._params)))
 
     def analyze(self, jpegs: Sequence[bytes]) -> list[int]:
-        """Every image's faces through both per-face models; the face count of each image."""
+        """Every image's faces through every per-face model; the face count of each image."""
         parts = [self.rows_of(jpeg) for jpeg in jpegs]
         rows = concatenate(parts)
-        for name, block in ((PER_FACE_MODELS[0], rows.trunk), (PER_FACE_MODELS[1], rows.expression)):
+        for name, block in rows.blocks():
             for start in range(0, len(block), MAX_ROWS):
                 self._models[name].run(block[start:start + MAX_ROWS])
         return [p.faces for p in parts]

@@ -45,19 +45,21 @@ MODELS_DIR = Path(__file__).resolve().parent
 
 
 def weights(folder: str, *stems: str) -> tuple[Path, ...]:
-    """The committed ``.npz`` + ``.json`` of each head ``stem`` under ``models/<folder>/weights``."""
+    """The committed ``.npz`` + ``.json`` of each head ``stem`` under
+    ``models/<folder>/weights``."""
     return tuple(MODELS_DIR / folder / "weights" / f"{stem}{suffix}"
                  for stem in stems for suffix in (".npz", ".json"))
 
 
-TRUNK_HEADS = (names.BEAUTY, names.GENDER, names.RACE, names.AGE, names.FACE_EMBEDDING)
+TRUNK_HEADS = (names.BEAUTY, names.GENDER, names.RACE, names.AGE)
 
 
 BUILDERS: list[ModelBuilder] = [
     ModelBuilder(spec.model, "1", functools.partial(mtcnn_export.build, kind))
     for kind, spec in mtcnn_export.SPECS.items()
 ] + [
-    ModelBuilder(name, "1", functools.partial(faceapi_export.build, name)) for name in faceapi_export.SPECS
+    ModelBuilder(name, "1", functools.partial(faceapi_export.build, name))
+    for name in faceapi_export.SPECS
 ] + [ModelBuilder(names.BLAZEFACE, "1", blazeface_export.build)] + [
     ModelBuilder(names.MOBILENET_V2_IMAGENET, "1", mobilenet_export.build_imagenet),
     ModelBuilder(names.MOBILENET_V2_FEATURES, "1", mobilenet_export.build_features),
@@ -65,11 +67,13 @@ BUILDERS: list[ModelBuilder] = [
                  weights("fine_grained", fine_grained_export.FLOWERS17)),
     ModelBuilder(text_quality_export.MTBDNN, "1", text_quality_export.build,
                  weights("text_quality", text_quality_export.MTBDNN)),
-    ModelBuilder(animal_export.NAME, "1", animal_export.build, weights("animal", animal_export.NAME)),
+    ModelBuilder(animal_export.NAME, "1", animal_export.build,
+                 weights("animal", animal_export.NAME)),
     *(ModelBuilder(name, "1", functools.partial(attributes_export.build, name),
                    weights("attributes", name)) for name in attributes_export.SPECS),
     ModelBuilder(trunk.TRUNK, "1", trunk.build, weights("attributes", *TRUNK_HEADS)),
-    ModelBuilder(trunk.EMBEDDING, "1", identity_export.build, weights("attributes", trunk.EMBEDDING)),
+    ModelBuilder(identity_export.EMBEDDING, identity_export.VERSION, identity_export.build,
+                 weights("attributes", identity_export.EMBEDDING)),
 ]
 
 

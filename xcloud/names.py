@@ -25,8 +25,8 @@ BEAUTY = "beauty_scut5500"
 RACE = "race_utkface"
 GENDER = "gender_xcloud"
 AGE = "age_xcloud"
-FACE_TRUNK = "face_trunk_xcloud"          # one pass: age, gender, race, beauty, embedding
-FACE_EMBEDDING = "face_embedding_xcloud"  # the identity embedding alone
+FACE_TRUNK = "face_trunk_xcloud"          # one pass: age, gender, race, beauty
+FACE_EMBEDDING = "face_embedding_xcloud"  # the identity embedding (FaceNet + our head)
 
 # MobileNetV2 (torchvision weights) and the heads on it.
 MOBILENET_V2_IMAGENET = "mobilenet_v2_imagenet"

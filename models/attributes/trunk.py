@@ -1,16 +1,20 @@
-"""The served per-face model: ONE ONNX graph, the HMT-Net shape. A shared trunk (the frozen
-features of every net, ``features.FaceFeatures``) runs once per face and five heads read it:
-age, gender, race, beauty and the identity embedding.
+"""The served per-face attributes model: ONE ONNX graph, the HMT-Net shape. A shared trunk (the
+frozen features of the nets the heads read, ``features.FaceFeatures``) runs once per face and
+four heads read it: age, gender, race and beauty.
 
 One graph (not trunk + head graphs) because every head is a single linear layer: the heads
 cost nothing next to the trunk, one session keeps the batcher, warm-up and metrics one thing,
-and no feature tensor of ~12k floats per face crosses between sessions.
+and no feature tensor of ~12k floats per face crosses between sessions. The identity embedding
+is its own graph (``face_embedding_xcloud``, models.identity.export) because it reads FaceNet
+alone, a net no attribute head reads: in the trunk it would add ~45 % to every attributes call
+that does not ask for the embedding, and shares nothing with the heads. The face_attributes
+service runs both graphs on the same batch of crops when both are asked for.
 
 Input ``input``: (batch, 3, 224, 224) float32 RGB 0..255 of the face aligned at margin
 ``INPUT_MARGIN`` (the service cuts it from the gateway's shared crop with ``reframe``).
 Outputs: ``age`` (batch, 1) years, ``gender`` (batch, 2) [male, female], ``race`` (batch, 5)
-UTKFace's order, ``beauty`` (batch, 1) on SCUT-FBP5500's 1..5 scale, ``embedding``
-(batch, D) L2-normalised. Each head is a ``LinearHead`` committed under ``weights/``.
+UTKFace's order, ``beauty`` (batch, 1) on SCUT-FBP5500's 1..5 scale. Each head is a
+``LinearHead`` committed under ``weights/``.
 """
 from __future__ import annotations
 
@@ -20,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from models.attributes.data import GENDERS, UTK_RACES
@@ -53,20 +56,17 @@ from xcloud import names
 
 TRUNK = names.FACE_TRUNK
 AGE = names.AGE
-EMBEDDING = names.FACE_EMBEDDING
 FACEAPI_AGE = "faceapi_age"  # face-api's own age layer, read off the trunk's TinyXception
 # The regression heads answer in years (age) and rating points (beauty): the ~1e-4 float32
 # drift of the probabilities (export.TOLERANCE) is ~1e-3 there on random pixels.
 TRUNK_TOLERANCE = 2e-3
-IDENTITY_TERMS = ("Identity head: LFW (Huang et al., 2007), research use; thresholds also "
-                  "checked on SCUT-FBP5500 train_60 impostor pairs.")
 
 
 @dataclass(frozen=True)
 class HeadSpec:
     output: str
     weights: str         # stem under weights/ (or FACEAPI_AGE)
-    kind: str            # "score", "softmax" or "normalised"
+    kind: str            # "score" or "softmax"
     labels: tuple[str, ...] = ()
 
 
@@ -75,7 +75,6 @@ HEADS = (
     HeadSpec("gender", GENDER, "softmax", GENDERS),
     HeadSpec("race", RACE, "softmax", UTK_RACES),
     HeadSpec("beauty", BEAUTY, "score"),
-    HeadSpec("embedding", EMBEDDING, "normalised"),
 )
 OUTPUTS = tuple(h.output for h in HEADS)
 
@@ -102,23 +101,29 @@ def age_stem() -> str:
     return AGE if (WEIGHTS_DIR / f"{AGE}.npz").is_file() else FACEAPI_AGE
 
 
-def full_width(head: LinearHead) -> tuple[np.ndarray, np.ndarray]:
-    """The head's weights spread onto the features of every net (zero elsewhere)."""
-    weight = np.zeros((head.weight.shape[0], width(NETS)), np.float32)
-    weight[:, net_columns(head.nets)] = head.weight
+def trunk_nets(heads: dict[str, LinearHead]) -> tuple[str, ...]:
+    """The nets any head reads, in NETS order: the trunk computes these and no other."""
+    return tuple(n for n in NETS if any(n in head.nets for head in heads.values()))
+
+
+def spread(head: LinearHead, nets: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The head's weights spread onto the features of ``nets`` (zero elsewhere)."""
+    weight = np.zeros((head.weight.shape[0], width(nets)), np.float32)
+    weight[:, net_columns(head.nets, nets)] = head.weight
     return weight, head.bias.astype(np.float32)
 
 
 class FaceTrunk(nn.Module):
-    """(N, 3, 224, 224) RGB 0..255 -> (age, gender, race, beauty, embedding)."""
+    """(N, 3, 224, 224) RGB 0..255 -> (age, gender, race, beauty)."""
 
     def __init__(self, heads: dict[str, LinearHead]):
         super().__init__()
-        self.features = FaceFeatures(NETS)
+        self.nets = trunk_nets(heads)
+        self.features = FaceFeatures(self.nets)
         self.kinds = [h.kind for h in HEADS]
         self.heads = nn.ModuleList()
         for spec in HEADS:
-            weight, bias = full_width(heads[spec.output])
+            weight, bias = spread(heads[spec.output], self.nets)
             layer = nn.Linear(weight.shape[1], weight.shape[0])
             layer.weight.data, layer.bias.data = torch.from_numpy(weight), torch.from_numpy(bias)
             self.heads.append(layer)
@@ -129,11 +134,7 @@ class FaceTrunk(nn.Module):
 
 
 def _finish(out: torch.Tensor, kind: str) -> torch.Tensor:
-    if kind == "softmax":
-        return torch.softmax(out, dim=1)
-    if kind == "normalised":
-        return F.normalize(out, dim=1)
-    return out
+    return torch.softmax(out, dim=1) if kind == "softmax" else out
 
 
 def committed_heads() -> dict[str, LinearHead]:
@@ -168,24 +169,23 @@ def build(folder: Path) -> dict[str, Any]:
 
 
 def trunk_card(heads: dict[str, LinearHead], worst: float) -> dict[str, Any]:
-    embedding = heads["embedding"].record
+    nets = trunk_nets(heads)
     return {
         "name": TRUNK, "version": "1", "task": "face_attributes",
-        "summary": "Shared face trunk (4 frozen nets, one pass) with age, gender, race, beauty "
-                   "and identity-embedding heads.",
+        "summary": f"Shared face trunk ({len(nets)} frozen nets, one pass) with age, gender, "
+                   "race and beauty heads.",
         "inputs": [{"name": "input", "shape": ["batch", 3, INPUT_SIZE, INPUT_SIZE],
                     "dtype": "float32"}],
         "outputs": output_shapes(heads),
         "labels": {h.output: list(h.labels) for h in HEADS if h.labels},
         "preprocessing": preprocessing("none in the graph; the service's `accurate` mode "
                                        "averages the outputs of the crop and its mirror image"),
-        "heads": {h.output: {k: v for k, v in heads[h.output].record.items()
-                             if k not in ("metrics", "identity")} for h in HEADS},
-        "identity": embedding.get("identity", {}),
+        "heads": {h.output: {k: v for k, v in heads[h.output].record.items() if k != "metrics"}
+                  for h in HEADS},
         "training_data": {h.output: heads[h.output].record.get("training_data", "")
                           for h in HEADS},
-        "data_terms": f"{UTK_TERMS} {SCUT_TERMS} {IMAGENET_TERMS} {IDENTITY_TERMS}",
+        "data_terms": f"{UTK_TERMS} {SCUT_TERMS} {IMAGENET_TERMS}",
         "export": {"opset": OPSET, "torch": torch.__version__, "max_abs_diff_vs_torch": worst},
         "metrics": {h.output: heads[h.output].record.get("metrics", {}) for h in HEADS},
-        **sources(NETS),
+        **sources(nets),
     }

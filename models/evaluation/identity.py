@@ -6,8 +6,9 @@ frozen nets, the head (``models.attributes.pipeline``; the graph is the same com
 ``tests/models/test_identity.py``). Sets: ``lfw-identity``'s held-out people (never fitted
 on), ``nuaa-identity`` (15 Chinese subjects, never fitted on, nor used to choose anything),
 and SCUT-FBP5500 test_40 per group (AF/AM/CF/CM, the first 300 of each; one photo per person,
-so only impostor pairs: the false-accept rate and the impostor-distance distribution). ``--data DIR`` evaluates any
-folder of ``<subject>/<image>`` folders instead (the ROC table a user calibrates on).
+so only impostor pairs: the false-accept rate and the impostor-distance distribution).
+``--data DIR`` evaluates any folder of ``<subject>/<image>`` folders instead (the ROC table a
+user calibrates on).
 Figures: TAR at FAR 1e-2/1e-3/1e-4, rank-1 with one enrolled image, FAR and TAR at the served
 threshold. face-api's descriptor is read off the same crops (``recognition.descriptor``,
 threshold 0.6): the service's dlib-chip framing scores it a little higher (docs/models.md).
@@ -23,10 +24,11 @@ import numpy as np
 
 from models.attributes.features import columns
 from models.attributes.linear import LinearHead
-from models.attributes.trunk import EMBEDDING, TRUNK, WEIGHTS_DIR
+from models.attributes.export import WEIGHTS_DIR
 from models.evaluation.datasets import data_root
 from models.evaluation.publish import publish_metrics
 from models.identity import metrics
+from models.identity.export import EMBEDDING
 from models.identity.data import folder_set, shared_set
 from models.identity.projection import embed, subject_split
 from models.identity.train import HELD_OUT_SHARE, identity_faces, scut_groups
@@ -61,7 +63,8 @@ def scut_impostors(root: Path) -> dict[str, np.ndarray]:
 def group_figures(vectors: np.ndarray, threshold: float) -> dict[str, float]:
     impostor = metrics.pair_distances(vectors, np.arange(len(vectors))).impostor
     p1, p5, p50 = np.percentile(impostor, [0.1, 5, 50])
-    return {"far_at_threshold": metrics.far_at(impostor, threshold), "impostor_pairs": len(impostor),
+    return {"far_at_threshold": metrics.far_at(impostor, threshold),
+            "impostor_pairs": len(impostor),
             "impostor_distance_p0.1": float(p1), "impostor_distance_p5": float(p5),
             "impostor_distance_median": float(p50)}
 
@@ -72,7 +75,8 @@ def evaluate(root: Path, folder: Path | None = None, scut: bool = True) -> dict[
     groups = scut_impostors(root) if scut and folder is None else {}
     out: dict[str, Any] = {}
     for model, (transform, threshold) in embedders(head).items():
-        figures = {name: metrics.summary(transform(x), s, threshold) for name, (x, s) in sets.items()}
+        figures = {name: metrics.summary(transform(x), s, threshold)
+                   for name, (x, s) in sets.items()}
         figures.update({f"scut_test_40_{g}": group_figures(transform(x), threshold)
                         for g, x in groups.items()})
         out[model] = {"threshold": threshold, **figures}
@@ -82,7 +86,8 @@ def evaluate(root: Path, folder: Path | None = None, scut: bool = True) -> dict[
 def print_table(figures: dict[str, Any]) -> None:
     columns_ = ("tar_at_far_0.01", "tar_at_far_0.001", "tar_at_far_0.0001", "rank1_one_enrolled",
                 "far_at_threshold", "tar_at_threshold")
-    print(f"{'model':<22}{'set':<22}" + "".join(f"{c.replace('tar_at_far_', 'TAR@'):>18}" for c in columns_))
+    headers = "".join(f"{c.replace('tar_at_far_', 'TAR@'):>18}" for c in columns_)
+    print(f"{'model':<22}{'set':<22}" + headers)
     for model, sets in figures.items():
         if not isinstance(sets, dict):
             continue
@@ -100,10 +105,11 @@ def main(data: str | None = None, as_json: bool = False, limit: int | None = Non
     figures = evaluate(root, own, scut=limit is None)
     figures["date"] = datetime.date.today().isoformat()
     if write_card and own is None and limit is None:
-        publish_metrics([EMBEDDING, TRUNK], {"identity": figures})
+        publish_metrics([EMBEDDING], {"identity": figures})
     if as_json:
         print(json.dumps(figures))
     else:
         print_table(figures)
     served = figures[EMBEDDING]
-    return 0 if all(served.get(n, {}).get("tar_at_far_0.001", 1.0) >= t for n, t in TARGETS.items()) else 1
+    met = all(served.get(n, {}).get("tar_at_far_0.001", 1.0) >= t for n, t in TARGETS.items())
+    return 0 if met else 1

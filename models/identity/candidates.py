@@ -29,9 +29,10 @@ from models.attributes import data as attribute_data
 from models.attributes.features import columns, face_crop
 from models.attributes.landmarks import detect_landmarks
 from models.attributes.linear import LinearHead
-from models.attributes.trunk import EMBEDDING, WEIGHTS_DIR
+from models.attributes.export import WEIGHTS_DIR
 from models.evaluation.datasets import data_root
 from models.identity import metrics
+from models.identity.export import EMBEDDING
 from models.identity.data import PADS, IdentitySet, shared_set
 from models.identity.nets import NETS, SESSIONS, Net, runner, views
 from models.identity.projection import embed, subject_split

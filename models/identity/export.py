@@ -14,12 +14,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.attributes.export import TOLERANCE, preprocessing, sources
+from models.attributes.export import SCUT_TERMS, TOLERANCE, WEIGHTS_DIR, preprocessing, sources
 from models.attributes.features import INPUT_SIZE, OPSET, FaceFeatures, export_onnx
 from models.attributes.linear import LinearHead
-from models.attributes.trunk import EMBEDDING, IDENTITY_TERMS, SCUT_TERMS, WEIGHTS_DIR
 from models.modelcard import ONNX_FILE
 from models.onnx_check import max_abs_diff, pixel_batches
+from xcloud import names
+
+EMBEDDING = names.FACE_EMBEDDING
+# 2: FaceNet features (version 1 read face-api's and faceres'); collections keep theirs
+VERSION = "2"
+IDENTITY_TERMS = ("Identity head: LFW (Huang et al., 2007), research use; thresholds also "
+                  "checked on SCUT-FBP5500 train_60 impostor pairs. FaceNet: trained by D. "
+                  "Sandberg on CASIA-WebFace (research use).")
 
 
 class EmbeddingNet(nn.Module):
@@ -41,8 +48,8 @@ def build(folder: Path) -> dict[str, Any]:
     worst = max_abs_diff(net, folder / ONNX_FILE, pixel_batches(INPUT_SIZE), TOLERANCE)
     record = head.record
     return {
-        "name": EMBEDDING, "version": "1", "task": "face_identity",
-        "summary": "Face identity embedding: PCA + LDA over frozen face-api and faceres "
+        "name": EMBEDDING, "version": VERSION, "task": "face_identity",
+        "summary": "Face identity embedding: PCA + within-class whitening over frozen FaceNet "
                    "features, fitted on LFW, calibrated thresholds.",
         "inputs": [{"name": "input", "shape": ["batch", 3, INPUT_SIZE, INPUT_SIZE],
                     "dtype": "float32"}],

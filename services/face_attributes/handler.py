@@ -71,8 +71,8 @@ class FacesAnswer:
 
 
 def same_person_distance(card: ModelCard) -> float:
-    """The card's identity threshold (the trunk states ``identity.threshold``; face-api's card
-    ``same_person_distance``), else face-api's published 0.6."""
+    """The card's identity threshold (face_embedding_xcloud states ``identity.threshold``;
+    face-api's card ``same_person_distance``), else face-api's published 0.6."""
     if card.identity is not None and card.identity.threshold is not None:
         return card.identity.threshold
     return card.same_person_distance if card.same_person_distance is not None \

@@ -112,12 +112,14 @@ PARTS: tuple[Part, ...] = (
     Part("beauty", TRUNK, HEAD_FRAMING, "beauty", decode_beauty),
     Part("beauty", names.BEAUTY, HEAD_FRAMING, "score", decode_beauty),
 )
-# The embedding, the same way: the trunk's (L2-normalised), else face-api's 128-d descriptor.
+# The embedding, the same way: the identity graph's (face_embedding_xcloud, FaceNet + our
+# calibrated head, the FACE collections' model), else face-api's 128-d descriptor. It is not a
+# trunk output: it reads a net no attribute head reads (models/attributes/trunk.py says why).
 # An embedding is comparable only with one of the same model and version (each says which).
-EMBEDDING = Part("embedding", names.FACEAPI_RECOGNITION, Framing(margin=FACEAPI_MARGIN, size=150),
-                 "embedding", decode_embedding)
+EMBEDDING = Part("embedding", names.FACEAPI_RECOGNITION,
+                 Framing(margin=FACEAPI_MARGIN, size=150), "embedding", decode_embedding)
 EMBEDDINGS: tuple[Part, ...] = (
-    Part("embedding", TRUNK, HEAD_FRAMING, "embedding", decode_embedding),
+    Part("embedding", names.FACE_EMBEDDING, HEAD_FRAMING, "embedding", decode_embedding),
     EMBEDDING,
 )
 

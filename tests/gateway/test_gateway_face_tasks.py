@@ -57,7 +57,7 @@ async def test_every_face_gets_attributes_expression_and_embedding(gateway, astr
     # measures it); the gateway must deliver it
     assert face.attributes.gender.label in ("male", "female")
     assert face.expression.label and len(face.expression.probabilities) == 7
-    # 128 (face-api's descriptor) or the trunk's identity embedding (unit length)
+    # 128 (face-api's descriptor) or face_embedding_xcloud's (unit length)
     values = np.array(face.embedding.values)
     assert len(values) == 128 or abs(np.linalg.norm(values) - 1.0) < 1e-4
     assert face.embedding.same_person_distance > 0

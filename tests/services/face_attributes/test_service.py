@@ -27,6 +27,7 @@ from services.runtime.repository import ModelCard, ModelRepository
 from tests.gateway.helpers import metric
 from tests.services.face_attributes.support import astronaut_crop
 from tests.support.servers import health_status, running
+from xcloud import names
 from xcloud.v1 import common_pb2, common_pb2_grpc, face_attributes_pb2_grpc
 from xcloud.v1 import face_attributes_pb2 as fa
 
@@ -112,7 +113,7 @@ async def test_embedding_is_stable_across_crop_sizes(stub):
     assert replies[0].embedding.model.name == replies[0].model.name == served_model("embedding")
     if served_model("embedding") == "faceapi_recognition":
         assert first.shape == (128,) and threshold == pytest.approx(0.6)
-    else:  # the trunk's: L2-normalised, its card's identity.threshold
+    else:  # face_embedding_xcloud's: L2-normalised, its card's identity.threshold
         assert np.linalg.norm(first) == pytest.approx(1.0, abs=1e-3) and threshold > 0
     assert np.linalg.norm(first - second) < threshold * 0.5  # one face: far inside the threshold
 
@@ -171,8 +172,10 @@ async def test_list_models_names_every_part_model_and_which_are_installed(server
         stub = common_pb2_grpc.ModelRepositoryStub(channel)
         reply = await stub.ListModels(common_pb2.ListModelsRequest())
     installed = {m.model.name: m.installed for m in reply.models}
-    # the shared trunk is listed first, installed or not (the part table prefers it)
+    # the shared trunk and the identity graph are listed, installed or not (the tables
+    # prefer them)
     assert installed.pop(TRUNK) in (True, False)
+    assert installed.pop(names.FACE_EMBEDDING) in (True, False)
     assert installed == {"faceapi_age_gender": True, "gender_xcloud": True, "race_utkface": True,
                          "beauty_scut5500": True, "faceapi_recognition": True}
 
