@@ -61,7 +61,8 @@ async def enrol(handler: IdentityHandler, images: list[tuple[str, bytes]]) -> fl
         by_subject.setdefault(subject, []).append(content)
     for subject, contents in by_subject.items():
         for i in range(0, len(contents), 16):
-            await handler.enroll(TENANT, COLLECTION, subject, Payload(images=tuple(contents[i:i + 16])))
+            batch = Payload(images=tuple(contents[i:i + 16]))
+            await handler.enroll(TENANT, COLLECTION, subject, batch)
     return time.perf_counter() - start
 
 
@@ -80,9 +81,11 @@ async def run(n: int, root: Path | None, queries: int) -> None:
             seconds = await enrol(handler, images)
             synthetic = sum(1 for s, _ in images if s.startswith("synthetic/"))
             print(f"enrolled {len(images)} images ({synthetic} synthetic) in {seconds:.0f} s")
-            probes = [p.read_bytes() for p in sorted((root / SETS["holstein_query"]).glob("*/*"))][:queries] \
-                if root is not None and (root / SETS["holstein_query"]).is_dir() else \
-                [synthetic_coat(i) for i in range(min(queries, n))]
+            if root is not None and (root / SETS["holstein_query"]).is_dir():
+                photos = sorted((root / SETS["holstein_query"]).glob("*/*"))
+                probes = [p.read_bytes() for p in photos][:queries]
+            else:
+                probes = [synthetic_coat(i) for i in range(min(queries, n))]
             times = []
             for probe in probes:
                 start = time.perf_counter()

@@ -45,11 +45,13 @@ async def batching(testbed: Testbed, profile: Profile) -> list[Row | Skipped]:
         for concurrency in BATCHING_CONCURRENCY:
             if concurrency > profile.max_concurrency:
                 rows.append(Skipped("batching", f"c={concurrency}",
-                                    f"the {profile.name} profile stops at c={profile.max_concurrency}"))
+                                    f"the {profile.name} profile stops at "
+                                    f"c={profile.max_concurrency}"))
                 continue
             variants = [
                 Variant("batching on", detect_call(to_on, ImageCycle(testbed.photos)), concurrency),
-                Variant("batching off", detect_call(to_off, ImageCycle(testbed.photos)), concurrency),
+                Variant("batching off", detect_call(to_off, ImageCycle(testbed.photos)),
+                        concurrency),
             ]
             found = await interleaved(variants, profile)
             rows.append(compare("batching", f"c={concurrency}", found["batching on"],

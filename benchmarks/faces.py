@@ -45,7 +45,8 @@ class RawAttributes:
         parts = [p for p in (*active_parts(PARTS, installed), *active_parts(EMBEDDINGS, installed))
                  if p.model in installed]
         self._views = list(dict.fromkeys((p.model, p.framing) for p in parts))
-        self._models = {m: LoadedModel(repository.get(m), settings.providers, settings.intra_op_threads)
+        self._models = {m: LoadedModel(repository.get(m), settings.providers,
+                                       settings.intra_op_threads)
                         for m, _ in self._views}
 
     def predict(self, crop: np.ndarray) -> list[list[np.ndarray]]:
@@ -110,10 +111,13 @@ async def per_face_pipeline(testbed: Testbed, profile: Profile) -> list[Row | Sk
                 rows.append(Skipped("per_face", case, f"the {profile.name} profile stops at "
                                                       f"c={profile.max_concurrency}"))
                 continue
-            variants = [Variant(label, analyze_call(channel, ImageCycle(testbed.corpus, unique=True),
-                                                    tasks), concurrency)
-                        for label, tasks in (("every face task", PER_FACE_TASKS),
-                                             ("detection only", ["detection"]))]
+            variants = [
+                Variant(label,
+                        analyze_call(channel, ImageCycle(testbed.corpus, unique=True), tasks),
+                        concurrency)
+                for label, tasks in (("every face task", PER_FACE_TASKS),
+                                     ("detection only", ["detection"]))
+            ]
             found = await interleaved(variants, profile)
             figure = "p50" if concurrency == 1 else "req/s"
             rows.append(compare("per_face", case, found["every face task"],

@@ -221,15 +221,19 @@ def report(result: dict) -> str:
     if "load_and_build_s" in result:
         lines.append(f"  bulk load + index build: {result['load_and_build_s']:.1f} s "
                      f"({result['load_and_build_server_cpu_s']:.1f} s server CPU)")
-    lines.append(f"  table {result['table_mb']:.0f} MB, HNSW index {result['hnsw_index_mb']:.0f} MB, "
-                 f"data dir {result['data_dir_mb']:.0f} MB, PostgreSQL PSS {result['postgres_pss_mb']:.0f} MB")
+    lines.append(f"  table {result['table_mb']:.0f} MB, "
+                 f"HNSW index {result['hnsw_index_mb']:.0f} MB, "
+                 f"data dir {result['data_dir_mb']:.0f} MB, "
+                 f"PostgreSQL PSS {result['postgres_pss_mb']:.0f} MB")
     lines.append(f"  online enrolment: {result['online_enrolments_per_s']:.0f} /s (8 concurrent)")
     lines.append(f"  load average {result['load_average']:.1f} on {result['cpus']} CPUs")
-    lines.append(f"  {'ef_search':>9} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>7} {'recall@1':>9}  target")
+    lines.append(f"  {'ef_search':>9} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>7} "
+                 f"{'recall@1':>9}  target")
     for row in result["identify"]:
         ok = row["p50_ms"] <= TARGET_P50_MS and row["recall_at_1"] >= TARGET_RECALL
         lines.append(f"  {row['ef_search']:>9} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} "
-                     f"{row['cpu_ms_per_query']:>7.2f} {row['recall_at_1']:>9.3f}  {'met' if ok else '-'}")
+                     f"{row['cpu_ms_per_query']:>7.2f} {row['recall_at_1']:>9.3f}  "
+                     f"{'met' if ok else '-'}")
     return "\n".join(lines)
 
 
@@ -245,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="server data dir; a complete earlier load there is reused")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    options = Options(n=args.n, queries=args.queries, m=args.m, ef_construction=args.ef_construction,
+    options = Options(n=args.n, queries=args.queries, m=args.m,
+                      ef_construction=args.ef_construction,
                       ef_search=tuple(int(v) for v in args.ef_search.split(",")),
                       enrolments=args.enrolments)
     result = asyncio.run(run(options, args.data_dir))

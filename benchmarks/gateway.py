@@ -59,8 +59,10 @@ async def overhead(testbed: Testbed, profile: Profile) -> list[Row]:
                 grpc.aio.insecure_channel(detection.address) as to_detection):
         for concurrency in OVERHEAD_CONCURRENCY:
             variants = [
-                Variant("gateway", analyze_call(
-                    to_gateway, ImageCycle(testbed.photos, unique=True), cached=False), concurrency),
+                Variant("gateway",
+                        analyze_call(to_gateway, ImageCycle(testbed.photos, unique=True),
+                                     cached=False),
+                        concurrency),
                 Variant("direct", detect_call(
                     to_detection, ImageCycle(testbed.photos, unique=True)), concurrency),
             ]

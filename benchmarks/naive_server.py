@@ -30,8 +30,8 @@ from benchmarks.face_views import EMBEDDING, EXPRESSION, face_rows
 from models.attributes import trunk
 from models.attributes.export import WEIGHTS_DIR
 from models.attributes.linear import LinearHead
-from models.identity.export import EmbeddingNet
 from models.faceapi import export as faceapi_export
+from models.identity.export import EmbeddingNet
 from models.mtcnn.export import SPECS as MTCNN_SPECS
 from models.mtcnn.nets import load_net
 from models.packages import FACENET_PYTORCH, fetch_file

@@ -152,7 +152,8 @@ class Testbed:
         extra = {f"{spec.env_prefix}{k.upper()}": setting_value(v)
                  for k, v in {**COMMON_SETTINGS, **budget, **settings}.items()}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", spec.module, cwd=REPO_ROOT, env=child_env(spec, HOST, 0, 0, extra),
+            sys.executable, "-m", spec.module, cwd=REPO_ROOT,
+            env=child_env(spec, HOST, 0, 0, extra),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             limit=LINE_LIMIT, start_new_session=True,
         )

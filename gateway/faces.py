@@ -129,9 +129,9 @@ class FaceCalls:
             return None
         face_crops = await source.crops(limit, max(s.aligned_size for s in specs))
         tasks = frozenset(s.name for s in specs)
-        return await specs[0].batched.call.call(self._backends.require(specs[0].backend), face_crops,
-                                                job.request.options, tasks, job.deadline,
-                                                job.metadata)
+        client = self._backends.require(specs[0].backend)
+        return await specs[0].batched.call.call(client, face_crops, job.request.options, tasks,
+                                                job.deadline, job.metadata)
 
 
 def batched_outcome(spec: TaskSpec, response: Message | None, limit: int, total: int) -> Outcome:

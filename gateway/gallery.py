@@ -67,7 +67,8 @@ class Gallery:
         for number, image in enumerate(request.images, 1):
             self._check_image(image, f"images[{number - 1}]")
         if await self._kind(request.collection, deadline, metadata) != pb.COLLECTION_KIND_FACE:
-            enrolled = await self._identity("Enroll", request, pb.EnrollResponse, deadline, metadata)
+            enrolled = await self._identity("Enroll", request, pb.EnrollResponse, deadline,
+                                            metadata)
             return gateway_pb2.GalleryEnrollResponse(enrollment=enrolled)
         probes = await asyncio.gather(*(self._probe(image, deadline, metadata, f"images[{i}]")
                                         for i, image in enumerate(request.images)))
@@ -147,7 +148,8 @@ class Gallery:
                                 response_type, deadline, metadata)
 
     async def _call(self, backend: str, method: str, request: Message,
-                    response_type: type[Message], deadline: Deadline, metadata: Metadata) -> Message:
+                    response_type: type[Message], deadline: Deadline,
+                    metadata: Metadata) -> Message:
         try:
             client = self._backends.require(backend)
             return await client.call(method, request, response_type, deadline, metadata)

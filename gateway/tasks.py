@@ -214,7 +214,8 @@ def _face_request(request_type: type[Message]) -> Callable[[Message, AnalyzeOpti
     return lambda face, options: request_type(face=face)
 
 
-def _identify_request(face: Message, options: AnalyzeOptions) -> animal_identity_pb2.IdentifyRequest:
+def _identify_request(face: Message,
+                      options: AnalyzeOptions) -> animal_identity_pb2.IdentifyRequest:
     return animal_identity_pb2.IdentifyRequest(
         collection=options.identify.collection, face=face, top_k=options.identify.top_k
     )
@@ -230,12 +231,14 @@ async def _collection_state(client: BackendClient, options: AnalyzeOptions, dead
         raise BackendError("animal_identity", grpc.StatusCode.INVALID_ARGUMENT,
                            'task "identify" needs options.identify.collection')
     response = await client.call(
-        "/xcloud.v1.AnimalIdentity/GetCollection", animal_identity_pb2.GetCollectionRequest(name=name),
+        "/xcloud.v1.AnimalIdentity/GetCollection",
+        animal_identity_pb2.GetCollectionRequest(name=name),
         animal_identity_pb2.GetCollectionResponse, deadline, metadata,
     )
     tenant = dict(metadata).get(TENANT_HEADER, "")
     found = response.collection
-    return f"{tenant}|{found.name}|{found.revision}|{found.model.name}@{found.model.version}".encode()
+    model = f"{found.model.name}@{found.model.version}"
+    return f"{tenant}|{found.name}|{found.revision}|{model}".encode()
 
 
 IDENTIFY = TaskSpec(

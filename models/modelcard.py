@@ -17,7 +17,8 @@ from services.runtime.card import CARD_FILE, ONNX_FILE, ModelCard
 
 
 def source_of(package: PinnedPackage, members: list[str]) -> dict[str, Any]:
-    """The card's ``source`` block: which pinned registry release and files the weights came from."""
+    """The card's ``source`` block: which pinned registry release and files the weights came
+    from."""
     return {
         "package": package.name,
         "registry": package.registry,

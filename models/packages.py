@@ -43,7 +43,9 @@ class PinnedPackage:
 
     @property
     def spec(self) -> str:
-        return f"{self.name}=={self.version}" if self.registry == "pypi" else f"{self.name}@{self.version}"
+        if self.registry == "pypi":
+            return f"{self.name}=={self.version}"
+        return f"{self.name}@{self.version}"
 
 
 # TF.js graph models of human (BlazeFace detector, faceres face features); MIT.
@@ -66,9 +68,12 @@ FACENET_PYTORCH = PinnedPackage(
     version="2.6.0",
     sha256="ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca",
     files={
-        "facenet_pytorch/data/pnet.pt": "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
-        "facenet_pytorch/data/rnet.pt": "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86",
-        "facenet_pytorch/data/onet.pt": "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d",
+        "facenet_pytorch/data/pnet.pt":
+            "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
+        "facenet_pytorch/data/rnet.pt":
+            "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86",
+        "facenet_pytorch/data/onet.pt":
+            "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d",
     },
     license="MIT",
 )
@@ -112,7 +117,8 @@ def fetch_archive(
     package: PinnedPackage, cache_dir: Path = CACHE_DIR, download: Downloader | None = None
 ) -> Path:
     """The package's archive in the cache, downloaded only if no verified copy is there."""
-    folder = Path(cache_dir) / package.registry / f"{package.name.replace('/', '__')}-{package.version}"
+    release = f"{package.name.replace('/', '__')}-{package.version}"
+    folder = Path(cache_dir) / package.registry / release
     folder.mkdir(parents=True, exist_ok=True)
     for candidate in sorted(p for p in folder.iterdir() if p.is_file()):
         if sha256_of(candidate) == package.sha256:

@@ -46,7 +46,8 @@ def text_quality_model() -> Path:
 @pytest.fixture(scope="session")
 def astronaut_jpeg(tmp_path_factory) -> bytes:
     """A real public-domain portrait (scikit-image's astronaut) as JPEG bytes."""
-    skimage_data = pytest.importorskip("skimage.data", reason="scikit-image provides the test portrait")
+    skimage_data = pytest.importorskip("skimage.data",
+                                       reason="scikit-image provides the test portrait")
     import io
 
     from PIL import Image

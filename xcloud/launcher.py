@@ -153,7 +153,8 @@ class Launcher:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", spec.module, cwd=REPO_ROOT, env=env,
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                limit=LINE_LIMIT, start_new_session=True,  # Ctrl-C reaches only us: we stop in order
+                # start_new_session: Ctrl-C reaches only us: we stop in order
+                limit=LINE_LIMIT, start_new_session=True,
             )
         except OSError as exc:
             raise StartupError(f"cannot start {spec.name}: {exc}") from exc

@@ -1,8 +1,9 @@
 """The processes `make run` starts: one entry per service, then the gateway.
 
 Adding a service to the local stack is one entry in xcloud/ports.py (its ports), which
-``SERVICES`` lists; the launcher derives its environment (``<env_prefix>HOST``/``PORT``/``METRICS_PORT``) and its
-entry in the gateway's ``BACKENDS`` from it.
+``SERVICES`` lists; the launcher derives its environment
+(``<env_prefix>HOST``/``PORT``/``METRICS_PORT``) and its entry in the gateway's ``BACKENDS``
+from it.
 """
 from __future__ import annotations
 

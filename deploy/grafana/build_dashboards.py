@@ -165,7 +165,8 @@ def model_panels() -> list:
         dashboard.Row("Models, per model"),
         graph("Queue time vs inference time (p95)", "Time in the batcher queue against one "
               "batch's onnxruntime run: a queue that outgrows inference means too few replicas.",
-              "s", 12, [(quantile(0.95, f"xcloud_{s}_seconds", "model", MODEL), f"{{{{model}}}} {s}")
+              "s", 12, [(quantile(0.95, f"xcloud_{s}_seconds", "model", MODEL),
+                         f"{{{{model}}}} {s}")
                         for s in stages]),
         batch_heatmap(),
         graph("Batch size (mean)", "Mean rows per run; 1 means no batching is happening.",

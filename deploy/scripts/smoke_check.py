@@ -63,7 +63,8 @@ def check_analyze(gateway: str) -> str:
         request = analyze_request(portrait_jpeg(), ["detection"])
         first, second = client.analyze(request), client.analyze(request)
     status = first.statuses[0]
-    if len(first.faces) != 1 or status.code != common_pb2.STATUS_CODE_OK or not second.statuses[0].cached:
+    if (len(first.faces) != 1 or status.code != common_pb2.STATUS_CODE_OK
+            or not second.statuses[0].cached):
         raise AssertionError(f"unexpected answers: {first} / {second}")
     every = check_every_task(gateway)
     return (f"1 face (score {first.faces[0].face.score:.3f}) by {status.model.name} "

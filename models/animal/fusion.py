@@ -2,12 +2,12 @@
 
 Held-out cows: ``HELD_OUT`` cows of holstein2025 ``datasets_v2`` and of opencows2020
 ``train`` (the first by sha256 of their id) are left out of a calibration head trained exactly
-like the served one. Each held-out
-cow enrols its first ``ENROLLED`` images and queries up to ``QUERIES`` others; every query's
-shortlisted subjects (global distance, SIFT inliers) with "is it the right cow" labels fit the
-logistic fusion; the acceptance probability is then the lowest at which at most
-``TARGET_FALSE_ACCEPT`` of those queries accept a wrong top subject. The served head is trained on all cows; unseen animals' distances under it are
-what the held-out cows' are under the calibration head, which is the point of holding them out.
+like the served one. Each held-out cow enrols its first ``ENROLLED`` images and queries up to
+``QUERIES`` others; every query's shortlisted subjects (global distance, SIFT inliers) with "is
+it the right cow" labels fit the logistic fusion; the acceptance probability is then the lowest
+at which at most ``TARGET_FALSE_ACCEPT`` of those queries accept a wrong top subject. The
+served head is trained on all cows; unseen animals' distances under it are what the held-out
+cows' are under the calibration head, which is the point of holding them out.
 """
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ def candidate_rows(vectors: np.ndarray, enrolled, queried, paths, subjects, offs
                 for e in enrolled]
         flat = Fusion(0.0, -1.0, 0.0)  # ranks by distance only: the shortlist itself
         for r in rerank(local[q], hits, flat, SHORTLIST):
-            rows.append((r.distance, np.log1p(r.inliers), float(r.subject == subjects[q]), offset + q))
+            right = float(r.subject == subjects[q])
+            rows.append((r.distance, np.log1p(r.inliers), right, offset + q))
     return np.array(rows)
 
 

@@ -78,7 +78,8 @@ def train(root: Path, sets: tuple[str, ...], groups, config: TrainConfig,
 def recalibrate(root: Path, config: TrainConfig) -> int:
     head, groups, record = load()
     held_out = set(fusion.held_out_cows(root))
-    record["fusion"] = fusion.calibrate(root, groups, train(root, TRAIN_SETS["both"], groups, config, held_out))
+    calibration_head = train(root, TRAIN_SETS["both"], groups, config, held_out)
+    record["fusion"] = fusion.calibrate(root, groups, calibration_head)
     print(json.dumps(record["fusion"]))
     save(head, groups, {k: v for k, v in record.items() if k != "groups"})
     return 0
@@ -98,12 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         return recalibrate(root, config)
     runs = {}
     for run in (("holstein", "opencows") if args.runs else ()):
-        runs[f"train_{run}_only"] = global_figures(root, train(root, TRAIN_SETS[run], groups, config), groups)
+        run_head = train(root, TRAIN_SETS[run], groups, config)
+        runs[f"train_{run}_only"] = global_figures(root, run_head, groups)
         print(run, runs[f"train_{run}_only"])
     start = time.perf_counter()
     head = train(root, TRAIN_SETS["both"], groups, config)
     held_out = set(fusion.held_out_cows(root))
-    calibration = fusion.calibrate(root, groups, train(root, TRAIN_SETS["both"], groups, config, held_out))
+    calibration_head = train(root, TRAIN_SETS["both"], groups, config, held_out)
+    calibration = fusion.calibrate(root, groups, calibration_head)
     record = {
         "summary": "Animal re-identification embedding: ArcFace-trained linear projection "
                    f"({config.dim}-d, L2-normalised) of frozen MobileNetV2 ImageNet features.",

@@ -40,12 +40,14 @@ def to_onnx(model_json: Path) -> onnx.ModelProto:
     model = convert(load(model_json), tf_outputs, dynamic_batch=True, name=MODEL)
     graph = model.graph
     for k, (scores, regressors) in enumerate(LAYER_OUTPUTS):
-        joined = helper.make_node("Concat", [f"{scores}:0", f"{regressors}:0"], [f"layer{k}"], axis=2)
+        joined = helper.make_node("Concat", [f"{scores}:0", f"{regressors}:0"], [f"layer{k}"],
+                                  axis=2)
         graph.node.append(joined)
     graph.node.append(helper.make_node("Concat", [f"layer{k}" for k in range(len(LAYER_OUTPUTS))],
                                        [OUTPUT], axis=1))
     del graph.output[:]
-    graph.output.append(helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", ROWS, 17]))
+    output = helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", ROWS, 17])
+    graph.output.append(output)
     onnx.checker.check_model(model, full_check=True)
     return model
 
@@ -53,7 +55,8 @@ def to_onnx(model_json: Path) -> onnx.ModelProto:
 def verify_batching(path: Path) -> float:
     """Largest |batch - rows one by one|; raises when the free batch changes any result."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    batch = np.random.default_rng(0).uniform(-1, 1, (3, INPUT_SIZE, INPUT_SIZE, 3)).astype(np.float32)
+    rng = np.random.default_rng(0)
+    batch = rng.uniform(-1, 1, (3, INPUT_SIZE, INPUT_SIZE, 3)).astype(np.float32)
     (together,) = session.run([OUTPUT], {"input": batch})
     alone = np.concatenate([session.run([OUTPUT], {"input": row[None]})[0] for row in batch])
     if together.shape != (3, ROWS, 17):
@@ -77,7 +80,8 @@ def card(batch_diff: float) -> dict[str, Any]:
         "task": "face_detection",
         "summary": "BlazeFace short-range (front) face detector: one 256x256 pass, 896 anchors, "
                    "box + 6 keypoints each. Fast; for faces filling a good part of the image.",
-        "inputs": [{"name": "input", "shape": ["batch", INPUT_SIZE, INPUT_SIZE, 3], "dtype": "float32"}],
+        "inputs": [{"name": "input", "shape": ["batch", INPUT_SIZE, INPUT_SIZE, 3],
+                    "dtype": "float32"}],
         "outputs": [{"name": OUTPUT, "shape": ["batch", ROWS, 17], "dtype": "float32"}],
         "preprocessing": {
             "color": "RGB", "layout": "NHWC", "dtype": "float32", "formula": "x / 127.5 - 1",
@@ -86,12 +90,15 @@ def card(batch_diff: float) -> dict[str, Any]:
                       "area averaging when shrinking, bilinear when enlarging",
         },
         "decoding": {
-            "anchors": [{"stride": s, "grid": INPUT_SIZE // s, "per_cell": n} for s, n in ANCHOR_LAYERS],
-            "anchor_centre": "stride * (cell + 0.5) in input pixels; rows ordered grid y, x, anchor",
+            "anchors": [{"stride": s, "grid": INPUT_SIZE // s, "per_cell": n}
+                        for s, n in ANCHOR_LAYERS],
+            "anchor_centre": "stride * (cell + 0.5) in input pixels; "
+                             "rows ordered grid y, x, anchor",
             "row": "[logit, dx, dy, w, h, 6 x (kx, ky)]: centre and keypoints = anchor + offset, "
                    "size absolute, in input pixels",
             "score": "sigmoid(clip(logit, -100, 100))",
-            "keypoints": ["right_eye", "left_eye", "nose_tip", "mouth_centre", "right_ear", "left_ear"],
+            "keypoints": ["right_eye", "left_eye", "nose_tip", "mouth_centre",
+                          "right_ear", "left_ear"],
             "keypoint_view": "subject's (right_eye is on the left of a frontal photo)",
             "nms": "weighted (score-weighted mean of each cluster), IoU 0.3",
             "served_landmarks": "left_eye, right_eye, nose from the keypoints; mouth_left and "

@@ -37,7 +37,8 @@ from services.runtime.alignment import SHARED_CROP_MARGIN, reframe
 from xcloud import names
 
 MODEL = names.FACEAPI_AGE_GENDER
-TARGET_MAE = 6.0  # years on UTKFace's held-out part: a regression guard (measured 5.3; none published)
+# years on UTKFace's held-out part: a regression guard (measured 5.3; none published)
+TARGET_MAE = 6.0
 BANDS = ((0, 13), (13, 20), (20, 40), (40, 60), (60, 130))
 SWEEP_MARGINS = (-0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.4)
 
@@ -49,7 +50,8 @@ def served_part(name: str) -> Part:
 
 def age_figures(faces: Sequence[LabelledFace], years: Sequence[float | None]) -> dict[str, Any]:
     found = [(f.age, y) for f, y in zip(faces, years) if y is not None]
-    truth, estimate = (np.array(v, np.float64) for v in zip(*found)) if found else (np.zeros(0),) * 2
+    columns = (np.array(v, np.float64) for v in zip(*found)) if found else (np.zeros(0),) * 2
+    truth, estimate = columns
     error = np.abs(estimate - truth)
     figures: dict[str, Any] = {
         "images": len(faces), "detection_rate": len(found) / max(len(faces), 1),
@@ -64,7 +66,8 @@ def age_figures(faces: Sequence[LabelledFace], years: Sequence[float | None]) ->
 
 def values_of(results: list, part: str) -> list:
     """The decoded value of ``part`` per face (None where no face was found)."""
-    return [None if r is None else next(o.value for o in r.parts if o.part == part) for r in results]
+    return [None if r is None else next(o.value for o in r.parts if o.part == part)
+            for r in results]
 
 
 async def evaluate(root: Path, limit: int | None = None) -> dict[str, Any]:
@@ -77,7 +80,8 @@ async def evaluate(root: Path, limit: int | None = None) -> dict[str, Any]:
             **age_figures(faces, years)}
 
 
-async def sweep(root: Path, margins: Sequence[float], limit: int | None = None) -> list[dict[str, Any]]:
+async def sweep(root: Path, margins: Sequence[float],
+                limit: int | None = None) -> list[dict[str, Any]]:
     """Age MAE and gender accuracy of face-api's net at each margin, on the same crops."""
     size = served_part("age").framing.size
     parts = [Part(f"{kind}@{m}", MODEL, Framing(m, size), kind, decode)
@@ -117,7 +121,8 @@ def print_table(figures: dict[str, Any]) -> None:
 def print_sweep(rows: list[dict[str, Any]]) -> None:
     print(f"{'margin':>7}{'UTK age MAE':>13}{'UTK gender':>12}{'SCUT gender':>13}{'UTK black':>11}")
     for r in rows:
-        print(f"{r['margin']:>7.2f}{r['utkface_age_mae']:>13.2f}{r['utkface_gender_accuracy']:>12.4f}"
+        print(f"{r['margin']:>7.2f}{r['utkface_age_mae']:>13.2f}"
+              f"{r['utkface_gender_accuracy']:>12.4f}"
               f"{r['scut_gender_accuracy']:>13.4f}{r['utkface_black_share']:>11.3f}")
 
 
@@ -135,7 +140,8 @@ def main(data: str | None = None, as_json: bool = False, limit: int | None = Non
 
 
 def cli(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="face-api age on UTKFace; --sweep for the framing table")
+    parser = argparse.ArgumentParser(
+        description="face-api age on UTKFace; --sweep for the framing table")
     parser.add_argument("--data", default=None,
                         help="data directory (default: $XCLOUD_DATA or ../shared/data)")
     parser.add_argument("--limit", type=int, default=None, help="use at most N faces per set")

@@ -31,8 +31,10 @@ TARGETS = {"rank1": (">=", 0.95), "false_accept": ("<=", 0.02)}
 
 
 async def embed_all(embedder: Embedder, paths: list[Path]) -> Embeddings:
-    parts = [await embedder.embed(ANIMAL, Payload(images=tuple(p.read_bytes() for p in paths[i:i + CHUNK])))
-             for i in range(0, len(paths), CHUNK)]
+    parts = []
+    for i in range(0, len(paths), CHUNK):
+        images = tuple(p.read_bytes() for p in paths[i:i + CHUNK])
+        parts.append(await embedder.embed(ANIMAL, Payload(images=images)))
     return Embeddings(np.concatenate([p.vectors for p in parts]), parts[0].model, parts[0].version,
                       tuple(f for p in parts for f in p.local))
 
@@ -67,7 +69,8 @@ async def evaluate(root: Path, limit: int | None) -> dict:
                 query_paths, truth = query_paths[::step], truth[::step]
             gallery = await embed_all(embedder, gallery_paths)
             queries = await embed_all(embedder, query_paths)
-            out[protocol] = {mode: figures(gallery, labels, queries, truth, embedder, mode == "rerank")
+            out[protocol] = {mode: figures(gallery, labels, queries, truth, embedder,
+                                           mode == "rerank")
                              for mode in ("global", "rerank")}
         return out
     finally:
@@ -80,8 +83,10 @@ def meets(name: str, value: float) -> bool:
 
 
 def print_table(found: dict) -> None:
-    print(f"animal re-identification ({found['model']}, zero-inlier threshold {found['threshold']:.3f})")
-    print(f"  {'protocol':<14}{'mode':<9}{'rank-1':>8}{'rank-5':>8}{'false acc.':>12}{'queries':>9}")
+    print(f"animal re-identification ({found['model']}, "
+          f"zero-inlier threshold {found['threshold']:.3f})")
+    print(f"  {'protocol':<14}{'mode':<9}{'rank-1':>8}{'rank-5':>8}{'false acc.':>12}"
+          f"{'queries':>9}")
     for protocol in PROTOCOLS:
         for mode, f in found[protocol].items():
             marks = "" if mode == "global" else "  " + " ".join(

@@ -34,7 +34,8 @@ from models.evaluation.datasets import data_root
 from models.evaluation.publish import publish_metrics
 
 PUBLISHED = {  # the dataset authors' and the seed's figures (README of shared/data)
-    "60/40": {"HMT-Net (seed paper)": (0.8783, 0.2501, 0.3263), "ResNeXt-50": (0.8777, 0.2518, 0.3325)},
+    "60/40": {"HMT-Net (seed paper)": (0.8783, 0.2501, 0.3263),
+              "ResNeXt-50": (0.8777, 0.2518, 0.3325)},
     "5-fold": {"ResNeXt-50": (0.8997, 0.2291, 0.3017)},
 }
 
@@ -55,7 +56,8 @@ def evaluate(root: Path, limit: int | None = None) -> dict[str, Any]:
     return {
         "60/40": {"ours": ours, "seed": run_protocol(sf, protocols["60/40"], fit_seed)[0]},
         "5-fold": {"ours": {**mean_figures(our_folds), "pc_per_fold": [f["pc"] for f in our_folds]},
-                   "seed": {**mean_figures(seed_folds), "pc_per_fold": [f["pc"] for f in seed_folds]}},
+                   "seed": {**mean_figures(seed_folds),
+                            "pc_per_fold": [f["pc"] for f in seed_folds]}},
         "faces_missed": int((~sf.found).sum()), "test_images": len(test),
     }
 
@@ -75,11 +77,14 @@ def print_table(figures: dict[str, Any]) -> None:
         if protocol not in TARGETS:
             continue
         for method, f in methods.items():
-            name = {"ours": "ours: stacked ridge, 4 nets, flip", "seed": "seed: verification net + BR"}[method]
+            name = {"ours": "ours: stacked ridge, 4 nets, flip",
+                    "seed": "seed: verification net + BR"}[method]
             mark = ""
             if method == "ours":
-                mark = f"PC >= {TARGETS[protocol]}  {'ok' if f['pc'] >= TARGETS[protocol] else 'MISSED'}"
-            print(f"{protocol:<8} {name:<34}{f['pc']:>8.4f}{f['mae']:>8.4f}{f['rmse']:>8.4f}  {mark}")
+                verdict = "ok" if f["pc"] >= TARGETS[protocol] else "MISSED"
+                mark = f"PC >= {TARGETS[protocol]}  {verdict}"
+            print(f"{protocol:<8} {name:<34}{f['pc']:>8.4f}{f['mae']:>8.4f}{f['rmse']:>8.4f}"
+                  f"  {mark}")
         for name, (pc, mae, rmse) in PUBLISHED[protocol].items():
             print(f"{protocol:<8} {'published: ' + name:<34}{pc:>8.4f}{mae:>8.4f}{rmse:>8.4f}")
 

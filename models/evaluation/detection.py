@@ -51,7 +51,8 @@ def score_face(truth: ScutFace, faces: list) -> float | None:
         if x1 <= middle[0] <= x2 and y1 <= middle[1] <= y2:
             errors = [np.linalg.norm(face.landmarks[0] - truth.subject_left_eye),
                       np.linalg.norm(face.landmarks[1] - truth.subject_right_eye)]
-            return float(np.mean(errors) / np.linalg.norm(truth.subject_left_eye - truth.subject_right_eye))
+            eye_distance = np.linalg.norm(truth.subject_left_eye - truth.subject_right_eye)
+            return float(np.mean(errors) / eye_distance)
     return None
 
 

@@ -75,10 +75,12 @@ async def evaluate(root: Path, limit: int | None = None) -> dict[str, Any]:
         confusion[truth, len(LABELS) if guess is None else guess] += 1
     rows = confusion.sum(axis=1)
     return {
-        "data": str(root), "images": len(images), "faces": int(len(images) - confusion[:, -1].sum()),
+        "data": str(root), "images": len(images),
+        "faces": int(len(images) - confusion[:, -1].sum()),
         "labels": list(LABELS), "columns": [*LABELS, NO_FACE], "confusion": confusion.tolist(),
         "accuracy": float(np.trace(confusion[:, :-1]) / max(len(images), 1)),
-        "recall": {label: float(confusion[i, i] / rows[i]) for i, label in enumerate(LABELS) if rows[i]},
+        "recall": {label: float(confusion[i, i] / rows[i])
+                   for i, label in enumerate(LABELS) if rows[i]},
     }
 
 
@@ -86,7 +88,8 @@ def print_table(figures: dict[str, Any]) -> None:
     print(f"face-api expression on {figures['images']} images of {figures['data']} "
           f"({figures['faces']} faces found); rows: truth, columns: predicted")
     width = max(len(c) for c in figures["columns"]) + 2
-    print(" " * width + "".join(f"{c:>{width}}" for c in figures["columns"]) + f"{'recall':>{width}}")
+    header = "".join(f"{c:>{width}}" for c in figures["columns"])
+    print(" " * width + header + f"{'recall':>{width}}")
     for label, row in zip(figures["labels"], figures["confusion"]):
         recall = figures["recall"].get(label)
         cells = "".join(f"{n:>{width}}" for n in row)

@@ -119,7 +119,8 @@ async def evaluate(root: Path, per_set: int) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None, help="data root (default $XCLOUD_DATA or ../shared/data)")
+    parser.add_argument("--data", default=None,
+                        help="data root (default $XCLOUD_DATA or ../shared/data)")
     parser.add_argument("--per-set", type=int, default=150)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

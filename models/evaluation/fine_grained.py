@@ -83,7 +83,8 @@ def publish(figures: dict) -> None:
     """Figures into both model cards and their committed records (models/metrics/)."""
     keys = ("images", "accuracy", "top5_accuracy", "per_class_accuracy", "date")
     publish_metrics([FLOWERS17], {"flowers17": {k: figures[k] for k in keys}})
-    sanity = {k: v for k, v in figures.items() if k.startswith(("chelsea", "coffee")) or k == "date"}
+    sanity = {k: v for k, v in figures.items()
+              if k.startswith(("chelsea", "coffee")) or k == "date"}
     publish_metrics([IMAGENET], {"imagenet_sanity": sanity})
 
 

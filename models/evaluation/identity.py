@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from models.attributes.export import WEIGHTS_DIR
 from models.attributes.features import columns
 from models.attributes.linear import LinearHead
-from models.attributes.export import WEIGHTS_DIR
 from models.evaluation.datasets import data_root
 from models.evaluation.publish import publish_metrics
 from models.identity import metrics
-from models.identity.export import EMBEDDING
 from models.identity.data import folder_set, shared_set
+from models.identity.export import EMBEDDING
 from models.identity.projection import embed, subject_split
 from models.identity.train import HELD_OUT_SHARE, identity_faces, scut_groups
 

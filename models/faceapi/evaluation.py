@@ -68,7 +68,9 @@ def scut_test40(root: Path) -> list[LabelledFace]:
 def load(face: LabelledFace) -> np.ndarray:
     rgb = decode_image(face.path.read_bytes())
     border = round(face.pad * max(rgb.shape[:2]))
-    return cv2.copyMakeBorder(rgb, border, border, border, border, cv2.BORDER_CONSTANT) if border else rgb
+    if not border:
+        return rgb
+    return cv2.copyMakeBorder(rgb, border, border, border, border, cv2.BORDER_CONSTANT)
 
 
 async def gateway_crops(images: Sequence[LabelledFace | Path], label: str = "faces",
@@ -82,7 +84,8 @@ async def gateway_crops(images: Sequence[LabelledFace | Path], label: str = "fac
         params = DetectParams(aligned_size=side, aligned_margin=SHARED_CROP_MARGIN)
 
         async def crop(image: LabelledFace | Path) -> np.ndarray | None:
-            face = image if isinstance(image, LabelledFace) else LabelledFace(image, float("nan"), "")
+            face = (image if isinstance(image, LabelledFace)
+                    else LabelledFace(image, float("nan"), ""))
             rgb = await asyncio.to_thread(load, face)
             found = (await handler.detect_pixels(rgb, params)).faces
             # one subject per image; a second face is a poster or a reflection
@@ -114,7 +117,8 @@ async def predict_all(crops: Sequence[np.ndarray | None], parts: Sequence[Part],
 
 
 async def bounded(function: Callable[[Any], Awaitable[Any]], items: Sequence, label: str) -> list:
-    """``function`` over every item, CONCURRENCY at a time, with a progress bar; results in order."""
+    """``function`` over every item, CONCURRENCY at a time, with a progress bar; results in
+    order."""
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(item):

@@ -64,7 +64,8 @@ SPECS: dict[str, FaceApiSpec] = {s.model: s for s in (
         names.FACEAPI_RECOGNITION, "face_recognition_model", recognition.RecognitionNet,
         recognition.INPUT_SIZE, {"embedding": ["batch", recognition.DESCRIPTOR_SIZE]}, {},
         "face-api FaceRecognitionNet (ResNet-34-like port of dlib's, 150x150): 128-d face "
-        f"descriptor; same person when the Euclidean distance is < {recognition.SAME_PERSON_DISTANCE}.",
+        "descriptor; same person when the Euclidean distance is < "
+        f"{recognition.SAME_PERSON_DISTANCE}.",
         "face_embedding", {"same_person_distance": recognition.SAME_PERSON_DISTANCE},
     ),
 )}
@@ -122,7 +123,8 @@ def card_for(spec: FaceApiSpec, worst: float) -> dict[str, Any]:
         "version": "1",
         "task": spec.task,
         "summary": spec.summary,
-        "inputs": [{"name": "input", "shape": ["batch", 3, spec.size, spec.size], "dtype": "float32"}],
+        "inputs": [{"name": "input", "shape": ["batch", 3, spec.size, spec.size],
+                    "dtype": "float32"}],
         "outputs": [{"name": n, "shape": s, "dtype": "float32"} for n, s in spec.outputs.items()],
         "labels": spec.labels,
         "preprocessing": {

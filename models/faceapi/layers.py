@@ -65,7 +65,8 @@ class Normalise(nn.Module):
         return (x - self.mean) / SCALE
 
 
-def _conv(weight: torch.Tensor, bias: np.ndarray | None, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+def _conv(weight: torch.Tensor, bias: np.ndarray | None, stride: int = 1,
+          groups: int = 1) -> nn.Conv2d:
     out_ch, in_per_group, kh, kw = weight.shape
     conv = nn.Conv2d(in_per_group * groups, out_ch, (kh, kw), stride, groups=groups,
                      bias=bias is not None)

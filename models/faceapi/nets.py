@@ -107,7 +107,8 @@ class DenseBlock(nn.Module):
 
 
 def _nested_sum(terms: list[torch.Tensor]) -> torch.Tensor:
-    """a + (b + (c + d)): TensorFlow.js adds in this order, and float addition is not associative."""
+    """a + (b + (c + d)): TensorFlow.js adds in this order, and float addition is not
+    associative."""
     total = terms[-1]
     for term in reversed(terms[:-1]):
         total = term + total

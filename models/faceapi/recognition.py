@@ -51,7 +51,8 @@ class Residual(nn.Module):
     def __init__(self, weights: WeightMap, prefix: str, down: bool):
         super().__init__()
         self.down = down
-        self.conv1 = ScaledConv(weights, f"{prefix}/conv1", 2 if down else 1, same=not down, relu=True)
+        self.conv1 = ScaledConv(weights, f"{prefix}/conv1", 2 if down else 1, same=not down,
+                                relu=True)
         self.conv2 = ScaledConv(weights, f"{prefix}/conv2", 1, same=True, relu=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

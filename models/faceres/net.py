@@ -60,9 +60,11 @@ class FaceRes(nn.Module):
     def __init__(self, consts: dict[str, np.ndarray], strides: list[int]):
         super().__init__()
         c = consts
-        layers = [_Conv(c["conv1/convolution/merged_input"], c["conv1_bn/batchnorm_1/sub"], 2, False)]
+        layers = [_Conv(c["conv1/convolution/merged_input"], c["conv1_bn/batchnorm_1/sub"], 2,
+                        False)]
         for k in range(1, BLOCKS + 1):
-            layers.append(_Conv(c[f"conv_dw_{k}/depthwise_kernel"], c[f"conv_dw_{k}_bn/batchnorm_1/sub"],
+            layers.append(_Conv(c[f"conv_dw_{k}/depthwise_kernel"],
+                                c[f"conv_dw_{k}_bn/batchnorm_1/sub"],
                                 strides[k - 1], True, c[f"conv_dw_{k}_bn/batchnorm_1/mul"]))
             layers.append(_Conv(c[f"conv_pw_{k}/convolution/merged_input"],
                                 c[f"conv_pw_{k}_bn/batchnorm_1/sub"], 1, False))
@@ -74,7 +76,8 @@ class FaceRes(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         pooled = self.features(x).mean(dim=(2, 3))
         feats = F.relu(self.feats(pooled))
-        return pooled, feats, torch.sigmoid(self.gender(feats)), torch.softmax(self.age(feats), dim=1)
+        gender, age = torch.sigmoid(self.gender(feats)), torch.softmax(self.age(feats), dim=1)
+        return pooled, feats, gender, age
 
 
 def _dense(kernel: np.ndarray, bias: np.ndarray) -> nn.Linear:
@@ -92,5 +95,6 @@ def model_json() -> Path:
 
 def load_faceres() -> FaceRes:
     graph = load(model_json())
-    strides = [graph.nodes[f"conv_dw_{k}/depthwise"].ints("strides")[1] for k in range(1, BLOCKS + 1)]
+    strides = [graph.nodes[f"conv_dw_{k}/depthwise"].ints("strides")[1]
+               for k in range(1, BLOCKS + 1)]
     return FaceRes(graph.consts, strides).eval()

@@ -43,7 +43,8 @@ def from_csv(folder: Path) -> LabelledImages:
     classes = [names[i] for i in range(len(names))]
     parts: dict[str, list[tuple[Path, int]]] = {"train": [], "test": []}
     for row in rows:
-        parts[row["repo_split"]].append((folder / "images" / row["filename"], int(row["class_idx"])))
+        image = folder / "images" / row["filename"]
+        parts[row["repo_split"]].append((image, int(row["class_idx"])))
     return LabelledImages(classes, parts["train"], parts["test"], f"{LABELS_CSV} repo_split")
 
 

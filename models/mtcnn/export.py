@@ -95,7 +95,8 @@ def build(kind: str, folder: Path) -> dict[str, Any]:
 def card_for(spec: NetSpec, worst: float) -> dict[str, Any]:
     side: list[Any] = ["height", "width"] if spec.size is None else [spec.size, spec.size]
     outputs = [
-        {"name": n, "shape": s, "dtype": "float32"} for n, s in zip(spec.outputs, spec.output_shapes)
+        {"name": n, "shape": s, "dtype": "float32"}
+        for n, s in zip(spec.outputs, spec.output_shapes)
     ]
     return {
         "name": spec.model,

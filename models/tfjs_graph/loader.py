@@ -84,7 +84,8 @@ def read_weights(manifest: list[dict[str, Any]], folder: Path) -> dict[str, np.n
             array, offset = _read_tensor(data, offset, spec)
             values[spec["name"]] = array
         if offset != len(data):
-            raise ValueError(f"weights of {group['paths']} hold {len(data)} bytes, manifest {offset}")
+            raise ValueError(f"weights of {group['paths']} hold {len(data)} bytes, "
+                             f"manifest {offset}")
     return values
 
 

@@ -155,7 +155,8 @@ def _epilogue(b: OnnxBuilder, node: Node, raw: str, extra: list[str], out: str,
     elif fused == ["Prelu"]:
         b.node("PRelu", [raw, operand(extra[0])], out)
     else:
-        raise UnsupportedGraph(f"{node.name}: fused ops {node.strings('fused_ops')} are not supported")
+        raise UnsupportedGraph(f"{node.name}: fused ops {node.strings('fused_ops')} "
+                               "are not supported")
     if channels_first:
         b.channels_first.add(out)
 

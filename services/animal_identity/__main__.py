@@ -1,4 +1,5 @@
-"""python -m services.animal_identity: serve until SIGTERM (settings from XCLOUD_ANIMAL_IDENTITY_*)."""
+"""python -m services.animal_identity: serve until SIGTERM (settings from
+XCLOUD_ANIMAL_IDENTITY_*)."""
 from services.animal_identity.app import AnimalIdentityApp
 from services.animal_identity.settings import AnimalIdentitySettings
 from services.runtime.main import serve

@@ -20,7 +20,8 @@ class AnimalIdentityApp(ModelServiceApp):
     service_name = "xcloud.v1.AnimalIdentity"
 
     def __init__(self, settings: AnimalIdentitySettings):
-        super().__init__(settings, [settings.face_model, settings.generic_model, settings.animal_model])
+        models = [settings.face_model, settings.generic_model, settings.animal_model]
+        super().__init__(settings, models)
         index = IndexParams(settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search)
         self.gallery = Gallery(index, settings.pool_size, settings.database_wait_s)
         self.handler = IdentityHandler(settings, Embedder(settings, self.pool), self.gallery)
@@ -35,7 +36,8 @@ class AnimalIdentityApp(ModelServiceApp):
         url = self.settings.database_url
         if url is None:
             settings = {"shared_buffers": self.settings.embedded_shared_buffers}
-            self.database = await asyncio.to_thread(EmbeddedPostgres, self.settings.data_dir, settings)
+            self.database = await asyncio.to_thread(EmbeddedPostgres, self.settings.data_dir,
+                                                    settings)
             url = self.database.url
         await self.gallery.open(url)
         await super().start()

@@ -89,7 +89,8 @@ class Embedder:
         self._limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels)
         self.kinds = {
             FACE: KindSpec(FACE, settings.face_model, settings.face_threshold, "faces"),
-            GENERIC: KindSpec(GENERIC, settings.generic_model, settings.generic_threshold, "images"),
+            GENERIC: KindSpec(GENERIC, settings.generic_model, settings.generic_threshold,
+                              "images"),
             ANIMAL: KindSpec(ANIMAL, settings.animal_model, settings.animal_threshold, "images"),
         }
 
@@ -120,7 +121,8 @@ class Embedder:
         calibrated = self._identity_card(kind).threshold
         if calibrated is None:
             raise ModelNotInstalled(f"model {spec.model} has no calibrated identity.threshold in "
-                                    f"its card; rebuild it (python -m models.build --force {spec.model})")
+                                    "its card; rebuild it "
+                                    f"(python -m models.build --force {spec.model})")
         return float(calibrated)
 
     def score(self, kind: str, distance: float, threshold: float) -> float:
@@ -151,11 +153,13 @@ class Embedder:
         with timed_stage("preprocess", name, version):
             rows, local = await asyncio.to_thread(self._rows, kind, payload)
         # One row per request lets the batcher merge them with other callers' rows.
-        outputs = await asyncio.gather(*(self._pool.infer(name, row[None], deadline) for row in rows))
+        outputs = await asyncio.gather(*(self._pool.infer(name, row[None], deadline)
+                                         for row in rows))
         vectors = np.concatenate([out[0] for out in outputs]).astype(np.float32)
         return Embeddings(vectors, name, version, local)
 
-    def _rows(self, kind: str, payload: Payload) -> tuple[list[np.ndarray], tuple[LocalFeatures, ...]]:
+    def _rows(self, kind: str,
+              payload: Payload) -> tuple[list[np.ndarray], tuple[LocalFeatures, ...]]:
         if kind == FACE:
             return [self._face_row(face) for face in payload.faces], ()
         if kind == ANIMAL:
@@ -163,7 +167,9 @@ class Embedder:
                      for image, box in zip(payload.images, _boxes_of(payload))]
             return ([animal_preprocess.preprocess(c)[0] for c in crops],
                     tuple(keypoints.extract(c) for c in crops))
-        return [imagenet_preprocess(decode_image(image, self._limits))[0] for image in payload.images], ()
+        rows = [imagenet_preprocess(decode_image(image, self._limits))[0]
+                for image in payload.images]
+        return rows, ()
 
     def _face_row(self, face: RawFace) -> np.ndarray:
         crop = rgb_from_raw(face.width, face.height, face.rgb, self._limits)
@@ -209,11 +215,13 @@ def _animal_crop(rgb: np.ndarray, box: Box | None) -> np.ndarray:
 
 def _check_payload(spec: KindSpec, payload: Payload) -> None:
     if len(payload) == 0:
-        raise InvalidInput(f"no {spec.payload} given: a {spec.kind} collection takes {spec.payload}")
+        raise InvalidInput(f"no {spec.payload} given: a {spec.kind} collection takes "
+                           f"{spec.payload}")
     if payload.boxes and (spec.kind != ANIMAL or len(payload.boxes) != len(payload.images)):
         raise InvalidInput("boxes are for ANIMAL collections only, one per image (or none)")
     wrong = "images" if spec.payload == "faces" else "faces"
     if getattr(payload, wrong):
         wanted = ("aligned face crops (RawImage) from FaceDetection" if spec.kind == FACE
                   else "encoded images (JPEG, PNG, WebP)")
-        raise InvalidInput(f"a {spec.kind} collection takes {wanted} in `{spec.payload}`, not `{wrong}`")
+        raise InvalidInput(f"a {spec.kind} collection takes {wanted} in `{spec.payload}`, "
+                           f"not `{wrong}`")

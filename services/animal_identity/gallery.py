@@ -147,7 +147,8 @@ class Gallery:
                                       f"({type(exc).__name__}); retry shortly") from exc
 
     def _wait_time(self) -> float:
-        """How long to wait for a connection: ``wait_s``, less if the caller's deadline is nearer."""
+        """How long to wait for a connection: ``wait_s``, less if the caller's deadline is
+        nearer."""
         deadline = current_deadline()
         if deadline is None:
             return self._wait_s
@@ -179,7 +180,8 @@ class Gallery:
                 await conn.execute(sql.SQL(
                     "CREATE TABLE {t} (id bigserial PRIMARY KEY, subject text NOT NULL, "
                     "embedding vector({d}) NOT NULL)").format(t=collection.table, d=dimension))
-                await conn.execute(sql.SQL("CREATE INDEX ON {t} (subject)").format(t=collection.table))
+                await conn.execute(sql.SQL("CREATE INDEX ON {t} (subject)").format(
+                    t=collection.table))
                 await conn.execute(self._hnsw_index(collection))
                 if local_features:
                     await conn.execute(local_store.create(collection.table, collection.id))
@@ -226,8 +228,8 @@ class Gallery:
         rows = [(subject, v) for v in vectors.astype(np.float32)]
         async with _existing(collection), self._transaction() as conn:
             if local:
-                await local_store.insert_with_vectors(conn, collection.table, collection.id, subject,
-                                                      vectors.astype(np.float32), local)
+                await local_store.insert_with_vectors(conn, collection.table, collection.id,
+                                                      subject, vectors.astype(np.float32), local)
             else:
                 async with conn.cursor() as cursor:
                     await cursor.executemany(sql.SQL(
@@ -238,7 +240,8 @@ class Gallery:
             await conn.execute(BUMP_REVISION, (collection.id,))
         return int(row[0])
 
-    async def nearest(self, collection: Collection, vector: np.ndarray, top_k: int) -> list[Neighbour]:
+    async def nearest(self, collection: Collection, vector: np.ndarray,
+                      top_k: int) -> list[Neighbour]:
         """The top_k nearest subjects (approximate, HNSW), each by its nearest embedding."""
         _check_vectors(collection, vector[None])
         # HNSW yields at most ef_search rows; fetch several per wanted subject so that
@@ -246,7 +249,8 @@ class Gallery:
         candidates = min(self._index.ef_search, max(4 * top_k, 40))
         query = sql.SQL(
             "SELECT subject, min(distance) AS distance FROM ("
-            " SELECT subject, embedding <-> %(q)s AS distance FROM {t} ORDER BY distance LIMIT %(n)s"
+            " SELECT subject, embedding <-> %(q)s AS distance FROM {t}"
+            " ORDER BY distance LIMIT %(n)s"
             ") AS candidates GROUP BY subject ORDER BY distance LIMIT %(k)s"
         ).format(t=collection.table)
         params = {"q": vector.astype(np.float32), "n": candidates, "k": top_k}
@@ -281,11 +285,13 @@ class Gallery:
         async with _existing(collection), self._transaction() as conn:
             cursor = await conn.execute(query, (subject,))
             if cursor.rowcount == 0:
-                raise NotFound(f"subject {subject!r} is not enrolled in collection {collection.name!r}")
+                raise NotFound(f"subject {subject!r} is not enrolled in collection "
+                               f"{collection.name!r}")
             await conn.execute(BUMP_REVISION, (collection.id,))
         return cursor.rowcount
 
-    async def subjects(self, collection: Collection, limit: int, after: str = "") -> list[tuple[str, int]]:
+    async def subjects(self, collection: Collection, limit: int,
+                       after: str = "") -> list[tuple[str, int]]:
         """Subjects in name order after ``after`` (keyset paging), with their embedding counts."""
         query = sql.SQL("SELECT subject, count(*) FROM {t} WHERE subject > %s GROUP BY subject "
                         "ORDER BY subject LIMIT %s").format(t=collection.table)
@@ -293,7 +299,8 @@ class Gallery:
             cursor = await conn.execute(query, (after, limit))
             return [(s, int(n)) for s, n in await cursor.fetchall()]
 
-    async def bulk_load(self, collection: Collection, subjects: Sequence[str], vectors: np.ndarray) -> None:
+    async def bulk_load(self, collection: Collection, subjects: Sequence[str],
+                        vectors: np.ndarray) -> None:
         """Load many vectors at once (migrations, benchmarks): COPY, then one HNSW build.
 
         Building the graph once over all rows is far cheaper than inserting into it row by row;

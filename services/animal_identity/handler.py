@@ -122,14 +122,16 @@ class IdentityHandler:
         self.check_enroll_count(len(payload))
         collection = await self._lookup(tenant, name)
         embeddings = await self._embed(collection, payload, deadline)
-        total = await self._gallery.enroll(collection, subject, embeddings.vectors, embeddings.local)
+        total = await self._gallery.enroll(collection, subject, embeddings.vectors,
+                                           embeddings.local)
         return EnrollResult(len(embeddings.vectors), total, embeddings.model, embeddings.version)
 
     async def identify(self, tenant: str, name: str, payload: Payload, top_k: int = 0,
                        deadline: float | None = None) -> IdentifyResult:
         top_k = top_k or DEFAULT_TOP_K
         if not 1 <= top_k <= self._settings.max_top_k:
-            raise InvalidInput(f"top_k must be between 1 and {self._settings.max_top_k} (0 = {DEFAULT_TOP_K})")
+            raise InvalidInput(f"top_k must be between 1 and {self._settings.max_top_k} "
+                               f"(0 = {DEFAULT_TOP_K})")
         collection = await self._lookup(tenant, name)
         embeddings = await self._embed(collection, _single(payload), deadline)
         threshold = self._threshold(collection)
@@ -144,7 +146,8 @@ class IdentityHandler:
                                top_k: int) -> list[Match]:
         """ANN shortlist, re-ranked by local features, scored by the fused probability."""
         # several images per wanted subject, so subjects with many images crowd none out
-        found = await self._gallery.nearest_images(collection, embeddings.vectors[0], max(4 * top_k, 40))
+        candidates = max(4 * top_k, 40)
+        found = await self._gallery.nearest_images(collection, embeddings.vectors[0], candidates)
         hits = [ImageHit(n.subject, n.distance, n.local) for n in found]
         query = embeddings.local[0] if self._settings.animal_rerank else None
         fusion = self._embedder.fusion(ANIMAL)
@@ -166,7 +169,8 @@ class IdentityHandler:
             match = Match(subject, distance, p, fusion.same(p))
         return VerifyResult(match, threshold, embeddings.model, embeddings.version)
 
-    async def delete_subject(self, tenant: str, name: str, subject: str) -> tuple[int, CollectionInfo]:
+    async def delete_subject(self, tenant: str, name: str,
+                             subject: str) -> tuple[int, CollectionInfo]:
         """Embeddings deleted, and the collection they were deleted from."""
         _check_subject(subject)
         collection = await self._lookup(tenant, name)
@@ -176,7 +180,8 @@ class IdentityHandler:
                             page_token: str = "") -> SubjectPage:
         page_size = page_size or DEFAULT_PAGE_SIZE
         if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise InvalidInput(f"page_size must be between 1 and {MAX_PAGE_SIZE} (0 = {DEFAULT_PAGE_SIZE})")
+            raise InvalidInput(f"page_size must be between 1 and {MAX_PAGE_SIZE} "
+                               f"(0 = {DEFAULT_PAGE_SIZE})")
         collection = await self._lookup(tenant, name)
         # one row more than asked tells whether another page follows
         rows = await self._gallery.subjects(collection, page_size + 1, _decode_token(page_token))
@@ -233,7 +238,8 @@ def _tenant(tenant: str) -> str:
 
 def _check_name(name: str) -> None:
     if not COLLECTION_NAME.fullmatch(name):
-        raise InvalidInput(f"collection name {name!r} must be 1-128 letters, digits, '.', '_' or '-'")
+        raise InvalidInput(f"collection name {name!r} must be 1-128 letters, digits, "
+                           "'.', '_' or '-'")
 
 
 def _check_subject(subject: str) -> None:
@@ -251,7 +257,8 @@ def _decode_token(token: str) -> str:
     try:
         subject = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput("page_token is not one this service issued; start from an empty token") from exc
+        raise InvalidInput("page_token is not one this service issued; "
+                           "start from an empty token") from exc
     if not subject.isprintable():
         raise InvalidInput("page_token is not one this service issued; start from an empty token")
     return subject

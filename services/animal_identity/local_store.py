@@ -24,7 +24,8 @@ def table(collection_id: int) -> sql.Identifier:
 def create(vectors: sql.Identifier, collection_id: int) -> sql.Composed:
     return sql.SQL(
         "CREATE TABLE {k} (id bigint PRIMARY KEY REFERENCES {t} (id) ON DELETE CASCADE, "
-        "points bytea NOT NULL, descriptors bytea NOT NULL)").format(k=table(collection_id), t=vectors)
+        "points bytea NOT NULL, descriptors bytea NOT NULL)"
+    ).format(k=table(collection_id), t=vectors)
 
 
 def drop(collection_id: int) -> sql.Composed:
@@ -35,8 +36,8 @@ async def insert_with_vectors(conn: psycopg.AsyncConnection, vectors: sql.Identi
                               collection_id: int, subject: str, embeddings: np.ndarray,
                               local: Sequence[LocalFeatures]) -> None:
     """Each embedding and its image's keypoints, inside the caller's transaction."""
-    insert_vector = sql.SQL("INSERT INTO {t} (subject, embedding) VALUES (%s, %s) RETURNING id").format(
-        t=vectors)
+    insert_vector = sql.SQL(
+        "INSERT INTO {t} (subject, embedding) VALUES (%s, %s) RETURNING id").format(t=vectors)
     insert_local = sql.SQL("INSERT INTO {k} (id, points, descriptors) VALUES (%s, %s, %s)").format(
         k=table(collection_id))
     for vector, features in zip(embeddings, local):
@@ -49,7 +50,8 @@ def nearest_images(vectors: sql.Identifier, collection_id: int) -> sql.Composed:
     """The ``n`` nearest enrolled images (HNSW) with their keypoints (NULL when none)."""
     return sql.SQL(
         "SELECT v.subject, v.distance, k.points, k.descriptors FROM ("
-        " SELECT id, subject, embedding <-> %(q)s AS distance FROM {t} ORDER BY distance LIMIT %(n)s"
+        " SELECT id, subject, embedding <-> %(q)s AS distance FROM {t}"
+        " ORDER BY distance LIMIT %(n)s"
         ") AS v LEFT JOIN {k} AS k ON k.id = v.id ORDER BY v.distance"
     ).format(t=vectors, k=table(collection_id))
 

@@ -71,7 +71,8 @@ def rerank(query: LocalFeatures, hits: Sequence[ImageHit], fusion: Fusion,
     for subject, own in images.items():
         best = max((inliers(query, h.local) for h in own[:per_subject] if h.local is not None),
                    default=0)
-        ranked.append(Ranked(subject, own[0].distance, best, fusion.probability(own[0].distance, best)))
+        distance = own[0].distance
+        ranked.append(Ranked(subject, distance, best, fusion.probability(distance, best)))
     return sorted(ranked, key=lambda r: (-r.probability, r.distance))
 
 

@@ -34,6 +34,7 @@ COLLECTION_COLUMNS = ("id, tenant, name, kind, model, model_version, dimension, 
 # sequence) in the same transaction, so a cached answer keyed on the revision is never served
 # after the gallery changed. Concurrent writers to one collection queue on that row only for
 # the end of their transactions.
-BUMP_REVISION = "UPDATE gallery_collections SET revision = nextval('gallery_revisions') WHERE id = %s"
+BUMP_REVISION = ("UPDATE gallery_collections SET revision = nextval('gallery_revisions') "
+                 "WHERE id = %s")
 # Two services starting at once on a fresh database would race on CREATE EXTENSION.
 SCHEMA_LOCK = 0x7C10D0

@@ -43,7 +43,8 @@ class AnimalIdentityServicer(animal_identity_pb2_grpc.AnimalIdentityServicer):
 
     async def ListCollections(self, request, context):
         found = await self._handler.list_collections(self._tenant(context))
-        return pb.ListCollectionsResponse(collections=[converters.collection_to_proto(c) for c in found])
+        collections = [converters.collection_to_proto(c) for c in found]
+        return pb.ListCollectionsResponse(collections=collections)
 
     async def Enroll(self, request, context):
         # counted before conversion: a message of a million tiny images is refused at once
@@ -67,8 +68,8 @@ class AnimalIdentityServicer(animal_identity_pb2_grpc.AnimalIdentityServicer):
         return converters.verify_to_proto(result)
 
     async def DeleteSubject(self, request, context):
-        deleted, info = await self._handler.delete_subject(self._tenant(context), request.collection,
-                                                           request.subject)
+        deleted, info = await self._handler.delete_subject(self._tenant(context),
+                                                           request.collection, request.subject)
         return converters.deleted_subject_to_proto(deleted, info)
 
     async def ListSubjects(self, request, context):

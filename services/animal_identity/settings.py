@@ -12,7 +12,8 @@ PORTS = ports.SERVICES["animal_identity"]  # xcloud/ports.py: one table for ever
 
 
 class AnimalIdentitySettings(ServiceSettings):
-    """Environment prefix ``XCLOUD_ANIMAL_IDENTITY_`` (e.g. ``XCLOUD_ANIMAL_IDENTITY_DATABASE_URL``)."""
+    """Environment prefix ``XCLOUD_ANIMAL_IDENTITY_`` (e.g.
+    ``XCLOUD_ANIMAL_IDENTITY_DATABASE_URL``)."""
 
     model_config = SettingsConfigDict(env_prefix="XCLOUD_ANIMAL_IDENTITY_", extra="ignore")
 
@@ -28,7 +29,8 @@ class AnimalIdentitySettings(ServiceSettings):
         description="Data directory of the embedded PostgreSQL (used when database_url is unset).",
     )
     embedded_shared_buffers: str = Field(
-        "512MB", description="shared_buffers of the embedded PostgreSQL: the HNSW index should fit.",
+        "512MB",
+        description="shared_buffers of the embedded PostgreSQL: the HNSW index should fit.",
     )
     pool_size: int = Field(8, description="Database connections held by the service.")
     database_wait_s: float = Field(

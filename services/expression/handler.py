@@ -60,7 +60,8 @@ class ExpressionHandler:
         check_face_crops(crops, self._settings.min_crop_side, self._settings.max_crop_side)
 
 
-def _outcome(scores: np.ndarray, labels: Sequence[str], model: str, version: str) -> ExpressionOutcome:
+def _outcome(scores: np.ndarray, labels: Sequence[str], model: str,
+             version: str) -> ExpressionOutcome:
     best = int(np.argmax(scores))
     pairs = tuple((str(k), float(p)) for k, p in zip(labels, scores))
     return ExpressionOutcome(str(labels[best]), float(scores[best]), pairs, model, version)

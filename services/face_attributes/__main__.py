@@ -1,4 +1,5 @@
-"""python -m services.face_attributes: serve until SIGTERM (settings from XCLOUD_FACE_ATTRIBUTES_*)."""
+"""python -m services.face_attributes: serve until SIGTERM (settings from
+XCLOUD_FACE_ATTRIBUTES_*)."""
 from services.face_attributes.app import FaceAttributesApp
 from services.face_attributes.settings import FaceAttributesSettings
 from services.runtime.main import serve

@@ -32,7 +32,8 @@ def _fill(result: fa.FaceAttributesResult, value: object) -> None:
     elif isinstance(value, Race):
         result.race.CopyFrom(fa.RaceEstimate(
             label=value.label, probability=value.probability,
-            probabilities=[fa.RaceProbability(label=k, probability=p) for k, p in value.probabilities],
+            probabilities=[fa.RaceProbability(label=k, probability=p)
+                           for k, p in value.probabilities],
         ))
     elif isinstance(value, Beauty):
         result.beauty.score = value.score

@@ -25,7 +25,8 @@ SHARED_CROP_MARGIN = 0.4
 
 
 def template_for(size: int, margin: float = 0.0) -> np.ndarray:
-    """The template scaled to a ``size`` square; ``margin`` in [0, 1) shrinks the face to show context."""
+    """The template scaled to a ``size`` square; ``margin`` in [0, 1) shrinks the face to show
+    context."""
     points = TEMPLATE_112 / 112.0
     points = 0.5 + (points - 0.5) * (1.0 - margin)
     return points * size
@@ -46,7 +47,8 @@ def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.hstack([scale * rotation, translation[:, None]])
 
 
-def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int, margin: float = 0.0) -> np.ndarray:
+def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int,
+               margin: float = 0.0) -> np.ndarray:
     """Warp the face whose 5 landmarks are given into a ``size`` x ``size`` RGB crop."""
     matrix = similarity_transform(np.asarray(landmarks, np.float64), template_for(size, margin))
     return cv2.warpAffine(
@@ -64,6 +66,8 @@ def reframe(crop: np.ndarray, margin_in: float, margin_out: float, size: int) ->
         raise ValueError(f"cannot widen a crop framed at margin {margin_in} to {margin_out}")
     side = crop.shape[0] * (1.0 - margin_in) / (1.0 - margin_out)  # the tighter view is smaller
     start = (crop.shape[0] - side) / 2.0
-    matrix = np.array([[size / side, 0.0, -start * size / side], [0.0, size / side, -start * size / side]])
+    scale, shift = size / side, -start * size / side
+    matrix = np.array([[scale, 0.0, shift], [0.0, scale, shift]])
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-    return cv2.warpAffine(crop, matrix, (size, size), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(crop, matrix, (size, size), flags=interpolation,
+                          borderMode=cv2.BORDER_REPLICATE)

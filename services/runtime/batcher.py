@@ -46,7 +46,8 @@ class _Request:
     enqueued: float = field(default_factory=time.perf_counter)
     enqueued_ns: int = field(default_factory=time.time_ns)  # wall clock, for trace spans
     ran: tuple[int, int, int] | None = None  # (start_ns, end_ns, rows) of its inference run
-    future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    future: asyncio.Future = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
 
     def fits(self, other: _Request) -> bool:
         return self.rows.shape[1:] == other.rows.shape[1:] and self.rows.dtype == other.rows.dtype
@@ -86,7 +87,8 @@ class DynamicBatcher:
             self._queue.put_nowait(request)
         except asyncio.QueueFull:
             raise Overloaded(
-                f"model {self._labels[0]} has {self._policy.max_queue_size} requests queued; retry later"
+                f"model {self._labels[0]} has {self._policy.max_queue_size} requests queued; "
+                "retry later"
             ) from None
         metrics.QUEUE_DEPTH.labels(*self._labels).set(self._queue.qsize())
         try:

@@ -27,7 +27,8 @@ class FaceCrops:
 
 def crop_from_proto(face: common_pb2.RawImage, max_side: int) -> np.ndarray:
     """HxWx3 uint8 pixels of the crop; its declared size is bounded before anything is read."""
-    return rgb_from_raw(face.width, face.height, face.rgb, ImageLimits(max_pixels=max_side * max_side))
+    limits = ImageLimits(max_pixels=max_side * max_side)
+    return rgb_from_raw(face.width, face.height, face.rgb, limits)
 
 
 def crops_from_request(request, max_side: int, max_faces: int, setting: str) -> FaceCrops:

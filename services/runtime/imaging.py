@@ -39,7 +39,8 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> np.ndarray
             image.load()
             image = ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput(f"image data is truncated or corrupt ({exc}); send a complete file") from exc
+        raise InvalidInput(f"image data is truncated or corrupt ({exc}); "
+                           "send a complete file") from exc
     return to_rgb(image)
 
 
@@ -57,7 +58,8 @@ def _check_size(data: bytes, limits: ImageLimits) -> None:
         raise InvalidInput("image is empty: send the encoded bytes of a JPEG, PNG or WebP file")
     if len(data) > limits.max_bytes:
         raise TooLarge(
-            f"image is {len(data)} bytes; the limit is {limits.max_bytes} bytes: downscale or recompress it"
+            f"image is {len(data)} bytes; the limit is {limits.max_bytes} bytes: "
+            "downscale or recompress it"
         )
 
 
@@ -108,7 +110,8 @@ def _high_depth_to_rgb(values: np.ndarray, full_scale: float) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
 
 
-def rgb_from_raw(width: int, height: int, data: bytes, limits: ImageLimits = ImageLimits()) -> np.ndarray:
+def rgb_from_raw(width: int, height: int, data: bytes,
+                 limits: ImageLimits = ImageLimits()) -> np.ndarray:
     """Validate already-decoded RGB bytes (what the gateway sends per face) and view them."""
     if width <= 0 or height <= 0:
         raise InvalidInput(f"raw image has invalid size {width}x{height}")

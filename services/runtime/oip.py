@@ -58,7 +58,8 @@ class TensorSpec:
 
 def specs(args) -> list[TensorSpec]:
     """The protocol's view of onnxruntime NodeArgs (session inputs or outputs)."""
-    return [TensorSpec(a.name, tensors.onnx_datatype(a.type), tuple(tensors.declared_shape(a.shape)))
+    return [TensorSpec(a.name, tensors.onnx_datatype(a.type),
+                       tuple(tensors.declared_shape(a.shape)))
             for a in args]
 
 
@@ -109,7 +110,8 @@ class OpenInferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             wanted = _requested_outputs(request, model.output_names)
         outputs = await self._pool.infer(model.name, rows, deadline_of(context))
         with timed_stage("postprocess", model.name, model.version):
-            return _response(model, request.id, [(model.output_names[i], outputs[i]) for i in wanted])
+            named = [(model.output_names[i], outputs[i]) for i in wanted]
+            return _response(model, request.id, named)
 
     def _served(self, name: str, version: str) -> LoadedModel:
         """The loaded model ``name`` (at ``version`` when one is asked for)."""

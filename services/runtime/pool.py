@@ -55,7 +55,8 @@ class ModelPool:
         loop = asyncio.get_running_loop()
         for name in self._names:
             if not self._repository.is_installed(name):
-                log.warning("model %s is not installed (run `make models`); serving without it", name)
+                log.warning("model %s is not installed (run `make models`); serving without it",
+                            name)
                 continue
             card = self._repository.get(name)
             model = await loop.run_in_executor(self._executor, self._load, card)
@@ -96,7 +97,8 @@ class ModelPool:
         """The most rows one run of ``name`` takes (what it was warmed up to)."""
         return self._policy(self.model(name).card).max_batch_size
 
-    async def infer(self, name: str, rows: np.ndarray, deadline: float | None = None) -> list[np.ndarray]:
+    async def infer(self, name: str, rows: np.ndarray,
+                    deadline: float | None = None) -> list[np.ndarray]:
         """Run rows through ``name`` via its dynamic batcher."""
         self.model(name)
         return await self._batchers[name].submit(rows, deadline)
@@ -118,5 +120,6 @@ def _buckets(max_batch_size: int) -> list[int]:
 
 def _example_batch(model: LoadedModel, batch_size: int) -> np.ndarray:
     declared = model.session.get_inputs()[0].shape
-    shape = [batch_size] + [d if isinstance(d, int) and d > 0 else DEFAULT_FREE_DIM for d in declared[1:]]
+    free = [d if isinstance(d, int) and d > 0 else DEFAULT_FREE_DIM for d in declared[1:]]
+    shape = [batch_size] + free
     return np.zeros(shape, dtype=np.float32)

@@ -21,7 +21,8 @@ class ProviderUnavailable(RuntimeError):
     """A requested accelerator is not usable; raised at start, never per request."""
 
 
-def create_session(path: str, providers: Sequence[str], intra_op_threads: int = 0) -> ort.InferenceSession:
+def create_session(path: str, providers: Sequence[str],
+                   intra_op_threads: int = 0) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if intra_op_threads:

@@ -84,7 +84,8 @@ class ServiceSettings(ServerSettings):
         2.0, description="How long the batcher waits for a batch to fill once one request is in."
     )
     max_queue_size: int = Field(
-        256, description="Requests waiting per model before new ones are refused (RESOURCE_EXHAUSTED)."
+        256, description="Requests waiting per model before new ones are refused "
+                         "(RESOURCE_EXHAUSTED)."
     )
     inference_threads: int = Field(2, description="Executor threads running inference.")
     batching: bool = Field(True, description="Dynamic batching on (True) or one request a run.")

@@ -52,7 +52,8 @@ def test_lint_finds_nothing_even_in_strict_mode(name):
 @pytest.mark.parametrize("name", list(CHECKED_SETS))
 def test_every_object_is_valid_for_kubernetes_strictly(name):
     kubernetes_validate = pytest.importorskip(
-        "kubernetes_validate", reason="kubernetes-validate is not installed (pip install -e '.[dev]')"
+        "kubernetes_validate",
+        reason="kubernetes-validate is not installed (pip install -e '.[dev]')",
     )
     for obj in render_objects(CHECKED_SETS[name]):
         if obj["kind"] in CRD_KINDS:
@@ -102,7 +103,8 @@ def test_gpu_is_switched_on_per_service(ci_objects):
     assert "nvidia.com/gpu" not in cpu["containers"][0]["resources"].get("limits", {})
     assert cpu["containers"][0]["image"].endswith("/face-detection:1.2.3")
     assert "nodeSelector" not in cpu
-    assert "XCLOUD_FACE_DETECTION_PROVIDERS" not in by_kind(ci_objects, "ConfigMap")["face-detection"]["data"]
+    config = by_kind(ci_objects, "ConfigMap")["face-detection"]["data"]
+    assert "XCLOUD_FACE_DETECTION_PROVIDERS" not in config
 
 
 def test_hpa_uses_cpu_and_the_optional_custom_metric(ci_objects):
@@ -172,7 +174,8 @@ def test_service_monitors_select_a_service_with_a_metrics_port(objects):
         service = services[component]
         selector = monitor["spec"]["selector"]["matchLabels"]
         assert selector.items() <= service["metadata"]["labels"].items()
-        assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
+        ports = {p["name"] for p in service["spec"]["ports"]}
+        assert monitor["spec"]["endpoints"][0]["port"] in ports
 
 
 def test_secret_settings_and_mounted_models_reach_the_container(ci_objects):

@@ -48,7 +48,8 @@ def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def dashboard_expressions() -> list[str]:
-    return [t["expr"] for d in dashboards().values() for p in panels(d) for t in p.get("targets", [])]
+    return [t["expr"] for d in dashboards().values() for p in panels(d)
+            for t in p.get("targets", [])]
 
 
 def rules() -> list[dict[str, Any]]:

@@ -62,7 +62,8 @@ class CountingFaceAttributesBackend(CatalogMixin, face_attributes_pb2_grpc.FaceA
                                                                      model=self._model()))
         elif request.with_embedding:
             response.embedding_status.CopyFrom(common_pb2.TaskStatus(
-                task="embedding", code=NOT_INSTALLED, message="model loopback_embedding is not installed"))
+                task="embedding", code=NOT_INSTALLED,
+                message="model loopback_embedding is not installed"))
         return response
 
     async def Embed(self, request, context):

@@ -110,7 +110,8 @@ async def test_an_enrolled_face_is_identified_and_verified(stack, people, astron
     assert quality.reliable and quality.inter_ocular_px > BOUNDS.min_inter_ocular_px
     assert abs(quality.yaw) < BOUNDS.max_abs_yaw and quality.sharpness > BOUNDS.min_sharpness
     verified = await stack.gateway.Verify(pb.VerifyRequest(
-        collection=people, subject="eileen", image=image(astronaut_jpeg)), metadata=ACME, timeout=60)
+        collection=people, subject="eileen", image=image(astronaut_jpeg)),
+        metadata=ACME, timeout=60)
     assert verified.verification.same_subject and verified.quality.reliable
 
 
@@ -123,7 +124,8 @@ async def test_another_tenant_can_neither_see_nor_use_the_collection(stack, peop
                                                     metadata=OTHER, timeout=30))
     assert missing.code() == grpc.StatusCode.NOT_FOUND and people in missing.details()
     assert not missing.details().startswith("animal_identity")
-    for call in (gateway.Identify(pb.IdentifyRequest(collection=people, image=image(astronaut_jpeg)),
+    for call in (gateway.Identify(pb.IdentifyRequest(collection=people,
+                                                     image=image(astronaut_jpeg)),
                                   metadata=OTHER, timeout=60),
                  gateway.Enroll(pb.EnrollRequest(collection=people, subject="intruder",
                                                  images=[image(astronaut_jpeg)]),
@@ -243,8 +245,10 @@ async def test_the_cli_uses_only_the_gateway(stack, astronaut_jpeg, tmp_path, ca
         captured = capsys.readouterr()
         return captured.out if rc == 0 else captured.err
 
-    assert f"face, model {AnimalIdentitySettings().face_model}" in await cli("create", "cli-people", "--kind", "face")
-    assert "enrolled 1 image(s) of eileen" in await cli("enroll", "cli-people", "eileen", str(photo))
+    created = await cli("create", "cli-people", "--kind", "face")
+    assert f"face, model {AnimalIdentitySettings().face_model}" in created
+    assert "enrolled 1 image(s) of eileen" in await cli("enroll", "cli-people", "eileen",
+                                                        str(photo))
     assert "face too small" in await cli("enroll", "cli-people", "x", str(small), rc=1)
     lines = (await cli("identify", "cli-people", str(photo), str(small), "--json")).splitlines()
     first, second = (json.loads(line) for line in lines)

@@ -153,7 +153,8 @@ async def test_the_cli_enrols_through_detection_and_analyze_names_the_face(
         assert await asyncio.to_thread(main, list(argv)) == 0, capsys.readouterr().err
         return capsys.readouterr().out
 
-    assert f"face, model {AnimalIdentitySettings().face_model}" in await cli(*gallery, "create", "cli-people")
+    created = await cli(*gallery, "create", "cli-people")
+    assert f"face, model {AnimalIdentitySettings().face_model}" in created
     assert "enrolled 1 image(s) of eileen" in await cli(*gallery, "enroll", "cli-people", "eileen",
                                                         str(photo))
     assert "eileen\t1" in await cli(*gallery, "list", "cli-people")

@@ -91,7 +91,8 @@ def test_registry_rejects_incomplete_or_duplicate_tasks():
     registry = default_registry()
     with pytest.raises(ValueError, match="already"):
         registry.register(DETECTION)
-    registry.register(TaskSpec("extra", "b", Scope.WHOLE_IMAGE, call=call, merge=into_field("face")))
+    extra = TaskSpec("extra", "b", Scope.WHOLE_IMAGE, call=call, merge=into_field("face"))
+    registry.register(extra)
     assert "extra" not in default_registry().names()  # registering elsewhere leaks nowhere
     assert default_registry().names()[0] == "detection"
 

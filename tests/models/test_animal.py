@@ -16,7 +16,8 @@ from services.animal_identity.keypoints import LocalFeatures
 from services.animal_identity.rerank import Fusion, ImageHit, rank_subjects, rerank
 from services.runtime.imaging import decode_image
 
-DATA = Path(os.environ.get("XCLOUD_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
+DATA = Path(os.environ.get("XCLOUD_DATA")
+            or Path(__file__).resolve().parents[2].parent / "shared" / "data")
 OPENCOWS = DATA / "opencows2020"
 needs_opencows = pytest.mark.skipif(not (OPENCOWS / "train").is_dir(),
                                     reason=f"opencows2020 not found under {DATA} (set XCLOUD_DATA)")
@@ -37,7 +38,8 @@ def test_local_features_rank_the_same_cow_above_another_at_equal_global_distance
                 for path in sorted((OPENCOWS / "train" / subject).iterdir())[:3]]
         ranked = rerank(query, hits, FUSION, shortlist=2, per_subject=3)
         assert [r.subject for r in ranked] == [cow, other], (cow, ranked)
-        assert ranked[0].inliers > ranked[1].inliers and ranked[0].probability > ranked[1].probability
+        assert ranked[0].inliers > ranked[1].inliers
+        assert ranked[0].probability > ranked[1].probability
 
 
 @needs_opencows
@@ -75,7 +77,8 @@ def test_the_arcface_head_separates_individuals_it_never_saw():
     g, q = embed(head, gallery), embed(head, queries)
     assert np.allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-5)
     nearest = gallery_labels[np.argmin(np.linalg.norm(q[:, None] - g[None], axis=2), axis=1)]
-    raw = gallery_labels[np.argmin(np.linalg.norm(queries[:, None] - gallery[None], axis=2), axis=1)]
+    raw_distances = np.linalg.norm(queries[:, None] - gallery[None], axis=2)
+    raw = gallery_labels[np.argmin(raw_distances, axis=1)]
     assert np.mean(nearest == truth) >= 0.8 > np.mean(raw == truth) + 0.2
 
 

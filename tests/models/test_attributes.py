@@ -59,7 +59,8 @@ def test_stacked_ridge_folds_into_one_linear_layer() -> None:
     for groups, alpha, share in zip(sets, head.record["alphas"], head.record["blend"]):
         sub = x[:, features.columns(groups)]
         mean, std = sub.mean(0), sub.std(0) + 1e-6
-        expected += share * Ridge(alpha=alpha).fit((sub - mean) / std, y).predict((sub - mean) / std)
+        scaled = (sub - mean) / std
+        expected += share * Ridge(alpha=alpha).fit(scaled, y).predict(scaled)
     np.testing.assert_allclose(head.predict(x)[:, 0], expected, atol=1e-5)  # float32 Gram
 
 
@@ -69,7 +70,8 @@ def test_seed_regressor_is_bayesian_ridge_on_the_seed_groups() -> None:
     sub = x[:, features.columns(features.SEED_GROUPS)]
     mean, std = sub.mean(0), sub.std(0) + 1e-6
     reference = BayesianRidge().fit((sub - mean) / std, y)
-    np.testing.assert_allclose(head.predict(x)[:, 0], reference.predict((sub - mean) / std), atol=1e-8)
+    np.testing.assert_allclose(head.predict(x)[:, 0], reference.predict((sub - mean) / std),
+                               atol=1e-8)
 
 
 @pytest.mark.parametrize("classes", [2, 3])
@@ -142,7 +144,8 @@ def test_served_graph_equals_the_numpy_pipeline(model: str, real_faces) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["beauty", "race", "gender"])
-def test_evaluation_on_a_slice(name: str, shared_data: Path, detection_models: Path, capsys) -> None:
+def test_evaluation_on_a_slice(name: str, shared_data: Path, detection_models: Path,
+                               capsys) -> None:
     stems = {"beauty": "beauty_scut5500", "race": "race_utkface", "gender": "gender_xcloud"}
     if name != "gender" and not (WEIGHTS_DIR / f"{stems[name]}.npz").is_file():
         pytest.skip(f"{stems[name]} has no committed head")

@@ -66,8 +66,8 @@ def test_every_weight_must_be_used():
 
 def test_every_file_read_is_pinned():
     assert all(len(sha) == 64 for sha in FACE_API.files.values())
-    assert {m.rsplit("/", 1)[1].split("-weights")[0].removesuffix(".bin") for m in FACE_API.files} == {
-        "age_gender_model", "face_expression_model", "face_recognition_model"}
+    stems = {m.rsplit("/", 1)[1].split("-weights")[0].removesuffix(".bin") for m in FACE_API.files}
+    assert stems == {"age_gender_model", "face_expression_model", "face_recognition_model"}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,8 @@ def faceapi_models():
 
 def models(repository) -> dict[str, LoadedModel]:
     names = ("faceapi_age_gender", "faceapi_expression", "faceapi_recognition")
-    return {n: LoadedModel(ModelRepository(repository).get(n), ["CPUExecutionProvider"]) for n in names}
+    return {n: LoadedModel(ModelRepository(repository).get(n), ["CPUExecutionProvider"])
+            for n in names}
 
 
 def test_cards_state_inputs_labels_source_and_licence(faceapi_models):
@@ -147,7 +148,8 @@ def test_expression_evaluation_tabulates_every_image_of_a_label_folder(
     labels = figures["labels"]
     assert confusion.shape == (7, 8) and figures["columns"][-1] == "no face"
     assert dict(zip(labels, confusion.sum(axis=1))) == {
-        "neutral": 1, "happy": 2, "sad": 0, "angry": 1, "fearful": 0, "disgusted": 0, "surprised": 0}
+        "neutral": 1, "happy": 2, "sad": 0, "angry": 1, "fearful": 0, "disgusted": 0,
+        "surprised": 0}
     assert confusion[labels.index("angry"), -1] == 1
     assert (figures["images"], figures["faces"]) == (4, 3)
     assert 0.0 <= figures["accuracy"] <= 0.75

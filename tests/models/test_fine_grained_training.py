@@ -116,4 +116,5 @@ def test_cli_refuses_a_missing_folder_and_a_bad_name(tmp_path: Path, capsys) -> 
     assert "does not exist" in capsys.readouterr().err
     assert xcloud_train("fine-grained", "--data", str(tmp_path), "--name", "../x") == 2
     assert "may hold only" in capsys.readouterr().err
-    assert train_cli.default_name(tmp_path / "Plant Disease (61)") == "plant_disease_61_mobilenet_v2"
+    name = train_cli.default_name(tmp_path / "Plant Disease (61)")
+    assert name == "plant_disease_61_mobilenet_v2"

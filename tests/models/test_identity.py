@@ -22,7 +22,8 @@ def clustered(subjects: int, per: int, seed: int) -> tuple[np.ndarray, np.ndarra
     two others (the nuisance the raw cosine is fooled by)."""
     cols = features.columns([GROUP])
     fixed = np.random.default_rng(123)
-    identity_dirs, nuisance_dirs = fixed.normal(0, 1, (8, len(cols))), fixed.normal(0, 1, (2, len(cols)))
+    identity_dirs = fixed.normal(0, 1, (8, len(cols)))
+    nuisance_dirs = fixed.normal(0, 1, (2, len(cols)))
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(subjects), per)
     x = np.zeros((len(labels), features.width()), np.float32)

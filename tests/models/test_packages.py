@@ -98,5 +98,6 @@ def test_npm_tarball_members_live_under_package(tmp_path: Path) -> None:
 def test_facenet_pin_covers_the_three_mtcnn_nets() -> None:
     pinned = packages.FACENET_PYTORCH
     assert (pinned.registry, pinned.name, pinned.version) == ("pypi", "facenet-pytorch", "2.6.0")
-    assert sorted(pinned.files) == [f"facenet_pytorch/data/{n}.pt" for n in ("onet", "pnet", "rnet")]
+    assert sorted(pinned.files) == [f"facenet_pytorch/data/{n}.pt"
+                                    for n in ("onet", "pnet", "rnet")]
     assert all(len(h) == 64 and int(h, 16) >= 0 for h in [pinned.sha256, *pinned.files.values()])

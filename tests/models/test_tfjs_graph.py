@@ -80,10 +80,12 @@ def edit_graph(zoo: Path, change) -> Path:
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda nodes: nodes["tanh"].update(op="NonMaxSuppressionV5"), "op NonMaxSuppressionV5 (node tanh)"),
+    (lambda nodes: nodes["tanh"].update(op="NonMaxSuppressionV5"),
+     "op NonMaxSuppressionV5 (node tanh)"),
     (lambda nodes: nodes["tanh"].update(input=["rows:1"]), "rows:1: ops with several outputs"),
     (lambda nodes: nodes["rows"].update(input=["rsqrt", "tanh"]), "cycle"),
-    (lambda nodes: nodes["plain"]["attr"].update(padding={"s": "RVhQTElDSVQ="}), "padding 'EXPLICIT'"),
+    (lambda nodes: nodes["plain"]["attr"].update(padding={"s": "RVhQTElDSVQ="}),
+     "padding 'EXPLICIT'"),
 ])
 def test_unsupported_graphs_are_refused_with_the_reason(zoo, change, message) -> None:
     with pytest.raises(UnsupportedGraph, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -38,7 +38,8 @@ def metadata(client: triton.InferenceServerClient, model: str) -> dict:
 
 def infer(client: triton.InferenceServerClient, model: str, name: str, datatype: str,
           rows_path: str, out_dir: str) -> dict:
-    """One ModelInfer with the rows as raw_input_contents; each output saved as OUT_DIR/<name>.npy."""
+    """One ModelInfer with the rows as raw_input_contents; each output saved as
+    OUT_DIR/<name>.npy."""
     rows = np.load(rows_path)
     request = triton.InferInput(name, list(rows.shape), datatype)
     request.set_data_from_numpy(rows)

@@ -129,8 +129,8 @@ async def test_tritonclient_reads_server_and_model_metadata(server):
 async def test_tritonclient_inference_equals_the_typed_answer(server, typed, tmp_path, datatype):
     faces = crops()
     rows = model_rows(faces)  # uint8 pixels: as UINT8 exactly what the handler casts to FP32
-    answer = await triton_infer(server.address, rows.astype(datatype.lower().replace("fp", "float")),
-                                datatype, tmp_path)
+    cast = rows.astype(datatype.lower().replace("fp", "float"))
+    answer = await triton_infer(server.address, cast, datatype, tmp_path)
     assert (answer["id"], answer["model_version"]) == ("probe-1", "1")
     assert answer["outputs"] == [{"name": "probabilities", "datatype": "FP32", "shape": [2, 7]}]
     ours = np.load(tmp_path / "probabilities.npy")
@@ -210,7 +210,8 @@ async def test_model_ready_is_a_yes_or_no(oip):
 async def test_protocol_and_typed_rows_share_one_batch_and_its_metrics(oip, typed):
     """One typed face and one protocol row, sent together, are one run of two rows."""
     labels = {"model": MODEL, "version": "1"}
-    runs, rows = metric("xcloud_batch_size_count", **labels), metric("xcloud_batch_size_sum", **labels)
+    runs = metric("xcloud_batch_size_count", **labels)
+    rows = metric("xcloud_batch_size_sum", **labels)
     calls = metric("xcloud_grpc_requests_total", service="expression", method="ModelInfer",
                    code="OK")
     face = crops()[0]

@@ -79,7 +79,8 @@ def bad_image_cases() -> list[ImageCase]:
     rng = np.random.default_rng(7)
     return [
         ImageCase("empty", b"", INVALID, "empty"),
-        ImageCase("random_bytes", rng.integers(0, 256, 4096, dtype=np.uint8).tobytes(), INVALID, "not recognised"),
+        ImageCase("random_bytes", rng.integers(0, 256, 4096, dtype=np.uint8).tobytes(), INVALID,
+                  "not recognised"),
         ImageCase("text", b"<svg xmlns='http://www.w3.org/2000/svg'/>", INVALID, "not recognised"),
         ImageCase("truncated_jpeg", jpeg[: len(jpeg) // 2], INVALID, "truncated"),
         ImageCase("corrupt_png", corrupt_png(), INVALID, "corrupt"),

@@ -153,12 +153,14 @@ def analysis_text(label: str, response: gateway_pb2.AnalyzeResponse) -> str:
     if response.request_id:
         head += f"  (request {response.request_id})"
     lines = [head]
-    lines += [f"  ! {status_line(s)}" for s in response.statuses if s.code != common_pb2.STATUS_CODE_OK]
+    lines += [f"  ! {status_line(s)}" for s in response.statuses
+              if s.code != common_pb2.STATUS_CODE_OK]
     if count:
         lines.append(face_table(response.faces))
         lines += [f"  {face_summary(i, f)}" for i, f in enumerate(response.faces, 1)]
     if response.fine_grained.labels:
-        labels = ", ".join(f"{l.name} {l.probability:.2f}" for l in response.fine_grained.labels[:3])
+        top = response.fine_grained.labels[:3]
+        labels = ", ".join(f"{l.name} {l.probability:.2f}" for l in top)
         lines.append(f"  Labels ({response.fine_grained.model.name}): {labels}")
     return "\n".join(lines)
 

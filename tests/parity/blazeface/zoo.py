@@ -108,7 +108,8 @@ def write_zoo(folder: Path, seed: int = 0) -> Path:
     """model.json + shard in ``folder``; outputs OUTPUTS, all float32."""
     g = GraphWriter(np.random.default_rng(seed))
     features = _features(g)
-    pooled = g.op("mean", "Mean", [features, g.const("hw", np.array([1, 2]))], keep_dims={"b": False})
+    pooled = g.op("mean", "Mean", [features, g.const("hw", np.array([1, 2]))],
+                  keep_dims={"b": False})
     weights = g.random("w3", 10, 5, quantise="float16")
     dense = g.op("dense", "_FusedMatMul", [pooled, weights, g.random("b3", 5)],
                  fused_ops=texts("BiasAdd"), num_args={"i": "1"},
@@ -116,7 +117,8 @@ def write_zoo(folder: Path, seed: int = 0) -> Path:
     g.op("probabilities", "Softmax", [dense])
     rows = g.op("rows", "Reshape", [features, g.const("rows_shape", np.array([1, -1, 10]))])
     g.op("joined", "ConcatV2", [rows, g.op("tanh", "Tanh", [rows]), g.const("axis", np.int32(2))])
-    kept = g.op("channel_max", "Max", ["scaled", g.const("c", np.array([3]))], keep_dims={"b": True})
+    kept = g.op("channel_max", "Max", ["scaled", g.const("c", np.array([3]))],
+                keep_dims={"b": True})
     g.op("row_max", "Squeeze", [kept], squeeze_dims=ints(3))
     plain = g.op("plain", "Conv2D", ["input", g.random("w4", 2, 2, 3, 3)],
                  **window(1, "VALID", dilations=ints(1, 1, 1, 1)))

@@ -55,7 +55,8 @@ def faceapi_js(tmp_path_factory) -> Reference:
         for index, (net, mode, images) in enumerate(jobs):
             path = folder / f"job{index}.f32"
             np.ascontiguousarray(images, dtype="<f4").tofile(path)
-            request.append({"net": net, "mode": mode, "input": str(path), "shape": list(images.shape)})
+            request.append({"net": net, "mode": mode, "input": str(path),
+                            "shape": list(images.shape)})
         done = subprocess.run(
             ["node", str(JS_DIR / "faceapi_reference.js")], input=json.dumps({"jobs": request}),
             capture_output=True, text=True, timeout=NODE_TIMEOUT_S, check=False,

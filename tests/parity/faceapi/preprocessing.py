@@ -27,7 +27,8 @@ def resize_bilinear_legacy(image: np.ndarray, size: int) -> np.ndarray:
     rows, row_frac, rows_next = _sources(height, size)
     cols, col_frac, cols_next = _sources(width, size)
     top = _lerp(pixels[rows][:, cols], pixels[rows][:, cols_next], col_frac[None, :, None])
-    bottom = _lerp(pixels[rows_next][:, cols], pixels[rows_next][:, cols_next], col_frac[None, :, None])
+    bottom = _lerp(pixels[rows_next][:, cols], pixels[rows_next][:, cols_next],
+                   col_frac[None, :, None])
     return _lerp(top, bottom, row_frac[:, None, None]).astype(np.float32)
 
 

@@ -30,7 +30,8 @@ ASTRONAUT_FACE_REGION = (slice(45, 205), slice(160, 290))  # 160 x 130, around h
 def astronaut_crops(size: int) -> list[np.ndarray]:
     """The astronaut as the services see her: the gateway's crop, reframed tight and loose."""
     shared = astronaut_crop()
-    return [reframe(shared, SHARED_CROP_MARGIN, margin, size) for margin in (0.0, SHARED_CROP_MARGIN)]
+    return [reframe(shared, SHARED_CROP_MARGIN, margin, size)
+            for margin in (0.0, SHARED_CROP_MARGIN)]
 
 
 def data_faces(request: pytest.FixtureRequest, size: int) -> list[np.ndarray]:

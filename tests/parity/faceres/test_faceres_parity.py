@@ -30,6 +30,7 @@ def test_faceres_matches_tfjs_on_real_faces(shared_data: Path, detection_models,
     rows = crops.astype(np.float32)  # NHWC, RGB 0..255: the graph's own input
     theirs = run_tfjs(model_json(), rows, OUTPUTS, tmp_path)
     with torch.no_grad():
-        pooled, _feats, gender, age = load_faceres()(torch.from_numpy(rows.transpose(0, 3, 1, 2).copy()))
+        nchw = torch.from_numpy(rows.transpose(0, 3, 1, 2).copy())
+        pooled, _feats, gender, age = load_faceres()(nchw)
     for name, ours in zip(OUTPUTS, (pooled, gender, age)):
         assert np.abs(ours.numpy() - theirs[name].reshape(ours.shape)).max() <= TOLERANCE, name

@@ -39,7 +39,8 @@ CROP_SIDE = 256  # the side the gateway sends: the face model's 150 px chip is 1
 
 @pytest.fixture(scope="session")
 def identity_models(detection_models) -> Path:
-    missing = [m for m in IDENTITY_MODELS if not (MODEL_REPOSITORY / m / "1" / "model.onnx").is_file()]
+    missing = [m for m in IDENTITY_MODELS
+               if not (MODEL_REPOSITORY / m / "1" / "model.onnx").is_file()]
     if missing:
         build_models(missing)
     return MODEL_REPOSITORY
@@ -82,7 +83,8 @@ async def identity_server(identity_models, gallery_database) -> AsyncIterator:
 
 
 @pytest.fixture(scope="session")
-async def identity_stub(identity_server) -> AsyncIterator[animal_identity_pb2_grpc.AnimalIdentityStub]:
+async def identity_stub(
+        identity_server) -> AsyncIterator[animal_identity_pb2_grpc.AnimalIdentityStub]:
     async with grpc.aio.insecure_channel(identity_server.address) as channel:
         yield animal_identity_pb2_grpc.AnimalIdentityStub(channel)
 
@@ -112,7 +114,8 @@ async def demo_faces(detection_models) -> list[np.ndarray]:
         for member in DEMO_PHOTOS:
             rgb = decode_image(fetch_file(FACE_API, member).read_bytes())
             # half size: the faces stay 50-80 px wide and the pyramid costs a quarter
-            rgb = cv2.resize(rgb, (rgb.shape[1] // 2, rgb.shape[0] // 2), interpolation=cv2.INTER_AREA)
+            half = (rgb.shape[1] // 2, rgb.shape[0] // 2)
+            rgb = cv2.resize(rgb, half, interpolation=cv2.INTER_AREA)
             found = await handler.detect_pixels(rgb, params)
             crops += [face.aligned for face in found.faces]
     finally:

@@ -15,7 +15,8 @@ from xcloud.v1 import animal_identity_pb2 as pb
 from xcloud.v1 import common_pb2
 
 ANIMAL = pb.COLLECTION_KIND_ANIMAL
-DATA = Path(os.environ.get("XCLOUD_DATA") or Path(__file__).resolve().parents[3].parent / "shared" / "data")
+DATA = Path(os.environ.get("XCLOUD_DATA")
+            or Path(__file__).resolve().parents[3].parent / "shared" / "data")
 HOLSTEIN = DATA / "holstein2025"
 pytestmark = pytest.mark.skipif(not (HOLSTEIN / "gallery").is_dir(),
                                 reason=f"holstein2025 not found under {DATA} (set XCLOUD_DATA)")
@@ -31,16 +32,17 @@ async def cow_gallery(identity_stub) -> str:
     """An ANIMAL collection with holstein2025's open-set gallery cows enrolled."""
     name = await new_collection(identity_stub, ANIMAL)
     for cow, images in images_of(HOLSTEIN / "gallery").items():
-        reply = await identity_stub.Enroll(pb.EnrollRequest(collection=name, subject=cow, images=images),
-                                           timeout=120)
+        request = pb.EnrollRequest(collection=name, subject=cow, images=images)
+        reply = await identity_stub.Enroll(request, timeout=120)
         assert reply.enrolled == len(images) and reply.model.name == "animal_reid_mobilenet_v2"
     return name
 
 
-async def test_cows_never_seen_in_training_are_identified(identity_stub, cow_gallery, identity_models):
+async def test_cows_never_seen_in_training_are_identified(identity_stub, cow_gallery,
+                                                          identity_models):
     queries = [(cow, images[0]) for cow, images in images_of(HOLSTEIN / "query").items()]
-    accept = json.loads((identity_models / "animal_reid_mobilenet_v2" / "1" / "model.json").read_text()
-                        )["identity"]["fusion"]["accept"]
+    card = identity_models / "animal_reid_mobilenet_v2" / "1" / "model.json"
+    accept = json.loads(card.read_text())["identity"]["fusion"]["accept"]
     right = within_three = 0
     for cow, image in queries:
         reply = await identity_stub.Identify(pb.IdentifyRequest(collection=cow_gallery, image=image,
@@ -52,15 +54,17 @@ async def test_cows_never_seen_in_training_are_identified(identity_stub, cow_gal
         right += reply.matches[0].subject == cow
         within_three += cow in {m.subject for m in reply.matches}
     # chance is 1/10 and 3/10; the measured open-set rank-1 is in docs/models.md
-    assert right >= 4 and within_three >= 7, f"{right}/{len(queries)} right, {within_three} in top 3"
+    assert right >= 4 and within_three >= 7, (
+        f"{right}/{len(queries)} right, {within_three} in top 3")
 
 
 async def test_a_box_crops_the_animal_and_bad_boxes_are_refused(identity_stub, cow_gallery):
     image = images_of(HOLSTEIN / "query")["0001"][0]
-    whole = await identity_stub.Identify(pb.IdentifyRequest(collection=cow_gallery, image=image), timeout=60)
+    whole = await identity_stub.Identify(pb.IdentifyRequest(collection=cow_gallery, image=image),
+                                         timeout=60)
+    corner = common_pb2.BoundingBox(x_min=0, y_min=0, x_max=40, y_max=60)
     boxed = await identity_stub.Identify(pb.IdentifyRequest(
-        collection=cow_gallery, image=image, box=common_pb2.BoundingBox(x_min=0, y_min=0, x_max=40, y_max=60)),
-        timeout=60)
+        collection=cow_gallery, image=image, box=corner), timeout=60)
     assert [m.distance for m in boxed.matches] != [m.distance for m in whole.matches]
     face = await new_collection(identity_stub, FACE)
     for request in (
@@ -71,16 +75,18 @@ async def test_a_box_crops_the_animal_and_bad_boxes_are_refused(identity_stub, c
         pb.IdentifyRequest(collection=face, image=image,
                            box=common_pb2.BoundingBox(x_min=0, y_min=0, x_max=40, y_max=60)),
     ):
-        assert await status_of(identity_stub.Identify(request, timeout=30)) == grpc.StatusCode.INVALID_ARGUMENT
+        status = await status_of(identity_stub.Identify(request, timeout=30))
+        assert status == grpc.StatusCode.INVALID_ARGUMENT
     two = pb.EnrollRequest(collection=cow_gallery, subject="x", images=[image, image],
                            boxes=[common_pb2.BoundingBox(x_min=0, y_min=0, x_max=40, y_max=60)])
-    assert await status_of(identity_stub.Enroll(two, timeout=30)) == grpc.StatusCode.INVALID_ARGUMENT
+    status = await status_of(identity_stub.Enroll(two, timeout=30))
+    assert status == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def keypoints_table(url: str, name: str) -> str:
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT id FROM gallery_collections WHERE tenant = 'default' AND name = %s",
-                           (name,)).fetchone()
+        row = conn.execute("SELECT id FROM gallery_collections "
+                           "WHERE tenant = 'default' AND name = %s", (name,)).fetchone()
     return f"gallery_keypoints_{row[0]}"
 
 
@@ -102,7 +108,8 @@ async def test_keypoints_are_stored_per_image_and_deleted_with_subject_and_colle
                                    timeout=120)
     table = keypoints_table(gallery_database.url, name)
     assert keypoint_rows(gallery_database.url, table) == len(cows[first]) + len(cows[second])
-    await identity_stub.DeleteSubject(pb.DeleteSubjectRequest(collection=name, subject=first), timeout=30)
+    await identity_stub.DeleteSubject(pb.DeleteSubjectRequest(collection=name, subject=first),
+                                      timeout=30)
     assert keypoint_rows(gallery_database.url, table) == len(cows[second])
     await identity_stub.DeleteCollection(pb.DeleteCollectionRequest(name=name), timeout=30)
     assert keypoint_rows(gallery_database.url, table) is None

@@ -20,7 +20,8 @@ async def test_a_recreated_collection_never_reports_a_revision_of_the_deleted_on
                                    timeout=60)
         seen.add(await revision_of(identity_stub, name))
     await identity_stub.DeleteCollection(pb.DeleteCollectionRequest(name=name), timeout=30)
-    await identity_stub.CreateCollection(pb.CreateCollectionRequest(name=name, kind=FACE), timeout=30)
+    await identity_stub.CreateCollection(pb.CreateCollectionRequest(name=name, kind=FACE),
+                                         timeout=30)
     recreated = [await revision_of(identity_stub, name)]
     for subject in ("a", "b"):  # the same changes again: the old counter would repeat itself
         await identity_stub.Enroll(pb.EnrollRequest(collection=name, subject=subject, faces=[face]),

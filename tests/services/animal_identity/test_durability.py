@@ -43,8 +43,8 @@ def data_dir(database_dir) -> Iterator[Path]:
 async def enrol_all(address: str, faces: list) -> None:
     async with grpc.aio.insecure_channel(address) as channel:
         stub = animal_identity_pb2_grpc.AnimalIdentityStub(channel)
-        await stub.CreateCollection(pb.CreateCollectionRequest(name="kept", kind=pb.COLLECTION_KIND_FACE),
-                                    timeout=60)
+        kept = pb.CreateCollectionRequest(name="kept", kind=pb.COLLECTION_KIND_FACE)
+        await stub.CreateCollection(kept, timeout=60)
         await asyncio.gather(*(stub.Enroll(pb.EnrollRequest(
             collection="kept", subject=f"s{i:02d}", faces=[raw_image(faces[i % len(faces)])]),
             timeout=120) for i in range(SUBJECTS)))

@@ -53,7 +53,8 @@ async def test_enrol_then_identify_verify_page_and_delete(gallery):
     found = await gallery.nearest(collection, vectors[7], top_k=3)
     assert found[0].subject == "subject02" and found[0].distance == pytest.approx(0.0, abs=1e-5)
     assert len({n.subject for n in found}) == 3  # one entry per subject, not per vector
-    assert await gallery.distance_to(collection, "subject05", vectors[15]) == pytest.approx(0.0, abs=1e-5)
+    distance = await gallery.distance_to(collection, "subject05", vectors[15])
+    assert distance == pytest.approx(0.0, abs=1e-5)
     first = await gallery.subjects(collection, 4)
     rest = await gallery.subjects(collection, 100, after=first[-1][0])
     assert [s for s, _ in first + rest] == [f"subject{i:02d}" for i in range(10)]

@@ -61,8 +61,10 @@ async def test_collections_carry_their_model_dimension_and_threshold(identity_st
     name = await new_collection(identity_stub, GENERIC)
     listed = await identity_stub.ListCollections(pb.ListCollectionsRequest(), timeout=30)
     found = {c.name: c for c in listed.collections}[name]
-    assert (found.kind, found.dimension, found.model.name) == (GENERIC, 1280, "mobilenet_v2_features")
-    deleted = await identity_stub.DeleteCollection(pb.DeleteCollectionRequest(name=name), timeout=30)
+    expected = (GENERIC, 1280, "mobilenet_v2_features")
+    assert (found.kind, found.dimension, found.model.name) == expected
+    deleted = await identity_stub.DeleteCollection(pb.DeleteCollectionRequest(name=name),
+                                                   timeout=30)
     assert deleted.collection == found
     listed = await identity_stub.ListCollections(pb.ListCollectionsRequest(), timeout=30)
     assert name not in {c.name for c in listed.collections}
@@ -81,16 +83,18 @@ async def test_each_face_identifies_as_itself(identity_stub, face_gallery, demo_
 
 
 async def test_mirrored_views_are_found_and_verified(identity_stub, face_gallery, demo_faces):
-    """A mirrored crop is not a new photo (see models/evaluation/identity.py); a robustness check."""
+    """A mirrored crop is not a new photo (see models/evaluation/identity.py); a robustness
+    check."""
     found = 0
     for i, crop in enumerate(demo_faces):
         mirrored = raw_image(crop[:, ::-1])
-        reply = await identity_stub.Identify(pb.IdentifyRequest(collection=face_gallery, face=mirrored),
-                                             timeout=60)
+        request = pb.IdentifyRequest(collection=face_gallery, face=mirrored)
+        reply = await identity_stub.Identify(request, timeout=60)
         found += reply.matches[0].subject == f"person{i:02d}"
     assert found >= 0.9 * len(demo_faces)
+    first_mirrored = raw_image(demo_faces[0][:, ::-1])
     verdict = await identity_stub.Verify(pb.VerifyRequest(
-        collection=face_gallery, subject="person00", face=raw_image(demo_faces[0][:, ::-1])), timeout=60)
+        collection=face_gallery, subject="person00", face=first_mirrored), timeout=60)
     assert verdict.same_subject and 0.0 < verdict.distance < verdict.threshold
     assert verdict.threshold == pytest.approx(served_threshold())
 
@@ -131,15 +135,16 @@ async def revision_of(stub, name: str) -> int:
     return reply.collection.revision
 
 
-async def test_deleted_subjects_are_gone_and_every_change_moves_the_revision(identity_stub, demo_faces):
+async def test_deleted_subjects_are_gone_and_every_change_moves_the_revision(
+        identity_stub, demo_faces):
     name = await new_collection(identity_stub)
     face = raw_image(demo_faces[0])
     created = await revision_of(identity_stub, name)
-    await identity_stub.Enroll(pb.EnrollRequest(collection=name, subject="gone", faces=[face, face]),
-                               timeout=60)
+    await identity_stub.Enroll(pb.EnrollRequest(collection=name, subject="gone",
+                                                faces=[face, face]), timeout=60)
     enrolled = await revision_of(identity_stub, name)
-    reply = await identity_stub.DeleteSubject(pb.DeleteSubjectRequest(collection=name, subject="gone"),
-                                              timeout=30)
+    gone = pb.DeleteSubjectRequest(collection=name, subject="gone")
+    reply = await identity_stub.DeleteSubject(gone, timeout=30)
     assert (reply.deleted_embeddings, reply.model.name) == (2, FACE_MODEL)
     assert created < enrolled < await revision_of(identity_stub, name)
     assert await status_of(identity_stub.Verify(pb.VerifyRequest(
@@ -153,13 +158,14 @@ async def test_a_collection_is_visible_to_its_tenant_only(identity_stub, demo_fa
     face = raw_image(demo_faces[0])
     await identity_stub.Enroll(pb.EnrollRequest(collection=name, subject="x", faces=[face]),
                                metadata=tenant("acme"), timeout=60)
-    others = await identity_stub.ListCollections(pb.ListCollectionsRequest(), metadata=tenant("rival"),
+    rival = tenant("rival")
+    others = await identity_stub.ListCollections(pb.ListCollectionsRequest(), metadata=rival,
                                                  timeout=30)
     assert name not in {c.name for c in others.collections}
     for call in (
-        identity_stub.Identify(pb.IdentifyRequest(collection=name, face=face), metadata=tenant("rival")),
-        identity_stub.ListSubjects(pb.ListSubjectsRequest(collection=name), metadata=tenant("rival")),
-        identity_stub.DeleteCollection(pb.DeleteCollectionRequest(name=name), metadata=tenant("rival")),
+        identity_stub.Identify(pb.IdentifyRequest(collection=name, face=face), metadata=rival),
+        identity_stub.ListSubjects(pb.ListSubjectsRequest(collection=name), metadata=rival),
+        identity_stub.DeleteCollection(pb.DeleteCollectionRequest(name=name), metadata=rival),
         identity_stub.Identify(pb.IdentifyRequest(collection=name, face=face)),  # default tenant
     ):
         assert await status_of(call) == grpc.StatusCode.NOT_FOUND
@@ -171,33 +177,35 @@ async def test_a_collection_is_visible_to_its_tenant_only(identity_stub, demo_fa
     assert [s.subject for s in mine.subjects] == ["x"]
 
 
-async def test_bad_requests_get_statuses_a_caller_can_act_on(identity_stub, face_gallery, demo_faces):
+async def test_bad_requests_get_statuses_a_caller_can_act_on(
+        identity_stub, face_gallery, demo_faces):
     face, image = raw_image(demo_faces[0]), jpeg(skimage_data.chelsea())
     generic = await new_collection(identity_stub, GENERIC)
+    stub, gallery = identity_stub, face_gallery
     cases = {
         grpc.StatusCode.NOT_FOUND: [
-            identity_stub.Identify(pb.IdentifyRequest(collection="no-such", face=face)),
-            identity_stub.Verify(pb.VerifyRequest(collection=face_gallery, subject="nobody", face=face)),
-            identity_stub.DeleteSubject(pb.DeleteSubjectRequest(collection=face_gallery, subject="nobody")),
+            stub.Identify(pb.IdentifyRequest(collection="no-such", face=face)),
+            stub.Verify(pb.VerifyRequest(collection=gallery, subject="nobody", face=face)),
+            stub.DeleteSubject(pb.DeleteSubjectRequest(collection=gallery, subject="nobody")),
         ],
         grpc.StatusCode.ALREADY_EXISTS: [
-            identity_stub.CreateCollection(pb.CreateCollectionRequest(name=face_gallery, kind=FACE)),
+            stub.CreateCollection(pb.CreateCollectionRequest(name=gallery, kind=FACE)),
         ],
         grpc.StatusCode.INVALID_ARGUMENT: [
-            identity_stub.Enroll(pb.EnrollRequest(collection=face_gallery, subject="s")),
-            identity_stub.Enroll(pb.EnrollRequest(collection=face_gallery, subject="s", images=[image])),
-            identity_stub.Enroll(pb.EnrollRequest(collection=generic, subject="s", faces=[face])),
-            identity_stub.Enroll(pb.EnrollRequest(collection=face_gallery, subject="", faces=[face])),
-            identity_stub.Identify(pb.IdentifyRequest(collection=face_gallery, face=face, top_k=101)),
-            identity_stub.Identify(pb.IdentifyRequest(collection=face_gallery, face=face, top_k=-1)),
-            identity_stub.Identify(pb.IdentifyRequest(collection=face_gallery, face=face, image=image)),
-            identity_stub.Identify(pb.IdentifyRequest(collection=face_gallery, face=common_pb2.RawImage(
+            stub.Enroll(pb.EnrollRequest(collection=gallery, subject="s")),
+            stub.Enroll(pb.EnrollRequest(collection=gallery, subject="s", images=[image])),
+            stub.Enroll(pb.EnrollRequest(collection=generic, subject="s", faces=[face])),
+            stub.Enroll(pb.EnrollRequest(collection=gallery, subject="", faces=[face])),
+            stub.Identify(pb.IdentifyRequest(collection=gallery, face=face, top_k=101)),
+            stub.Identify(pb.IdentifyRequest(collection=gallery, face=face, top_k=-1)),
+            stub.Identify(pb.IdentifyRequest(collection=gallery, face=face, image=image)),
+            stub.Identify(pb.IdentifyRequest(collection=gallery, face=common_pb2.RawImage(
                 width=100, height=50, rgb=bytes(100 * 50 * 3)))),
-            identity_stub.Identify(pb.IdentifyRequest(collection=generic, image=common_pb2.Image(
+            stub.Identify(pb.IdentifyRequest(collection=generic, image=common_pb2.Image(
                 content=b"not an image"))),
-            identity_stub.CreateCollection(pb.CreateCollectionRequest(name="bad name!", kind=FACE)),
-            identity_stub.CreateCollection(pb.CreateCollectionRequest(name="no-kind")),
-            identity_stub.ListSubjects(pb.ListSubjectsRequest(collection=face_gallery, page_token="%%")),
+            stub.CreateCollection(pb.CreateCollectionRequest(name="bad name!", kind=FACE)),
+            stub.CreateCollection(pb.CreateCollectionRequest(name="no-kind")),
+            stub.ListSubjects(pb.ListSubjectsRequest(collection=gallery, page_token="%%")),
         ],
     }
     for code, calls in cases.items():

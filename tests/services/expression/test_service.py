@@ -59,14 +59,17 @@ async def test_concurrent_calls_get_the_answers_of_single_calls(stub):
     together = await asyncio.gather(*(stub.Classify(request_for(c), timeout=30) for c in crops))
     for one, other in zip(alone, together):
         ours = [p.probability for p in other.expression.probabilities]
-        assert ours == pytest.approx([p.probability for p in one.expression.probabilities], abs=1e-4)
+        expected = [p.probability for p in one.expression.probabilities]
+        assert ours == pytest.approx(expected, abs=1e-4)
 
 
 @pytest.mark.parametrize("face, code, fragment", [
-    (common_pb2.RawImage(width=224, height=200, rgb=bytes(224 * 200 * 3)), "INVALID_ARGUMENT", "square"),
+    (common_pb2.RawImage(width=224, height=200, rgb=bytes(224 * 200 * 3)), "INVALID_ARGUMENT",
+     "square"),
     (common_pb2.RawImage(width=64, height=64, rgb=bytes(64 * 64 * 3)), "INVALID_ARGUMENT",
      "at least 112"),
-    (common_pb2.RawImage(width=224, height=224, rgb=bytes(7)), "INVALID_ARGUMENT", "carries 7 bytes"),
+    (common_pb2.RawImage(width=224, height=224, rgb=bytes(7)), "INVALID_ARGUMENT",
+     "carries 7 bytes"),
     (common_pb2.RawImage(width=1100, height=1100, rgb=bytes(1100 * 1100 * 3)), "RESOURCE_EXHAUSTED",
      "limit"),
 ], ids=["not_square", "too_small", "short_bytes", "too_large"])

@@ -1,1 +1,4 @@
-from tests.services.face_attributes.support import attribute_models, faceapi_models  # noqa: F401 (fixtures)
+from tests.services.face_attributes.support import (  # noqa: F401 (fixtures)
+    attribute_models,
+    faceapi_models,
+)

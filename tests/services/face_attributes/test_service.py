@@ -73,7 +73,8 @@ async def test_every_part_answers_with_its_model(stub):
     reply = await stub.Predict(fa.FaceAttributesRequest(face=raw(astronaut_crop())), timeout=30)
     attributes = reply.attributes
     assert 20 < attributes.age.years < 70
-    assert attributes.gender.label in ("male", "female") and 0.5 <= attributes.gender.probability <= 1
+    assert attributes.gender.label in ("male", "female")
+    assert 0.5 <= attributes.gender.probability <= 1
     assert attributes.race.label in ("white", "black", "asian", "indian", "others")
     assert len(attributes.race.probabilities) == 5
     assert sum(p.probability for p in attributes.race.probabilities) == pytest.approx(1, abs=1e-5)
@@ -101,7 +102,8 @@ async def test_a_missing_model_is_reported_by_its_part_and_gender_falls_back(att
     assert statuses["gender"].code == OK and statuses["gender"].model.name == "faceapi_age_gender"
     assert statuses["race"].code == OK
     assert statuses["beauty"].code == NOT_INSTALLED
-    assert "not installed" in statuses["beauty"].message and "not_built_yet" in statuses["beauty"].message
+    message = statuses["beauty"].message
+    assert "not installed" in message and "not_built_yet" in message
     assert not reply.attributes.HasField("beauty")
 
 
@@ -149,10 +151,12 @@ def _metric(text: str, name: str) -> float:
 
 
 @pytest.mark.parametrize("face, code, fragment", [
-    (common_pb2.RawImage(width=224, height=200, rgb=bytes(224 * 200 * 3)), "INVALID_ARGUMENT", "square"),
+    (common_pb2.RawImage(width=224, height=200, rgb=bytes(224 * 200 * 3)), "INVALID_ARGUMENT",
+     "square"),
     (common_pb2.RawImage(width=64, height=64, rgb=bytes(64 * 64 * 3)), "INVALID_ARGUMENT",
      "at least 112"),
-    (common_pb2.RawImage(width=224, height=224, rgb=bytes(100)), "INVALID_ARGUMENT", "carries 100 bytes"),
+    (common_pb2.RawImage(width=224, height=224, rgb=bytes(100)), "INVALID_ARGUMENT",
+     "carries 100 bytes"),
     (common_pb2.RawImage(width=0, height=0), "INVALID_ARGUMENT", "invalid size"),
     (common_pb2.RawImage(width=1100, height=1100, rgb=bytes(1100 * 1100 * 3)), "RESOURCE_EXHAUSTED",
      "limit"),
@@ -290,7 +294,8 @@ async def test_too_many_faces_are_refused_before_any_crop_is_read(attribute_mode
 
 
 async def test_a_bad_face_among_many_is_named_and_face_with_faces_is_refused(stub):
-    good, bad = raw(astronaut_crop()), common_pb2.RawImage(width=64, height=64, rgb=bytes(64 * 64 * 3))
+    good = raw(astronaut_crop())
+    bad = common_pb2.RawImage(width=64, height=64, rgb=bytes(64 * 64 * 3))
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.Predict(fa.FaceAttributesRequest(faces=[good, bad]), timeout=30)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -345,6 +350,7 @@ def test_the_same_person_distance_is_the_cards_identity_threshold():
     def card(**fields) -> ModelCard:
         return ModelCard(name="m", version="1", **fields)
 
-    assert same_person_distance(card(identity={"threshold": 0.83}, same_person_distance=0.6)) == 0.83
+    both = card(identity={"threshold": 0.83}, same_person_distance=0.6)
+    assert same_person_distance(both) == 0.83
     assert same_person_distance(card(same_person_distance=0.55)) == 0.55
     assert same_person_distance(card()) == SAME_PERSON_DISTANCE

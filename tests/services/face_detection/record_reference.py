@@ -53,7 +53,8 @@ IMAGE_IDS = (
     + [f"flowers17:{n}" for n in FLOWERS]
     + ["grid2:" + ",".join(GRID2), "grid4:" + ",".join(GRID4)]
 )
-FOLDERS = {"scut": "scut-fbp5500/images", "utkface": "utkface/images", "flowers17": "flowers17/images"}
+FOLDERS = {"scut": "scut-fbp5500/images", "utkface": "utkface/images",
+           "flowers17": "flowers17/images"}
 
 
 def data_root() -> Path:
@@ -126,7 +127,8 @@ def main() -> int:
             "pillow": PIL.__version__, "numpy": np.__version__},
         "params": PARAMS,
         "landmark_order": "as facenet-pytorch returns them, image view: image-left eye, "
-                          "image-right eye, nose, image-left mouth corner, image-right mouth corner",
+                          "image-right eye, nose, image-left mouth corner, "
+                          "image-right mouth corner",
         "images": images,
     }
     OUTPUT.write_text(json.dumps(reference, indent=1) + "\n")

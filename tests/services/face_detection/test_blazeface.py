@@ -41,7 +41,8 @@ def test_decode_maps_offsets_from_the_anchor_into_image_pixels() -> None:
     scores, boxes, points = bf.decode(one_face_rows(600), scale)
     cx, cy = bf.ANCHORS[600] + [2, -1]
     assert scores[600] == pytest.approx(1 / (1 + np.exp(-5)))
-    np.testing.assert_allclose(boxes[600], [(cx - 20) * 2, (cy - 30) * 3, (cx + 20) * 2, (cy + 30) * 3])
+    expected = [(cx - 20) * 2, (cy - 30) * 3, (cx + 20) * 2, (cy + 30) * 3]
+    np.testing.assert_allclose(boxes[600], expected)
     np.testing.assert_allclose(points[600, 0], (bf.ANCHORS[600] + [-10, -8]) * scale)
 
 
@@ -66,7 +67,8 @@ def test_weighted_nms_averages_a_cluster_by_score_and_keeps_others_apart() -> No
 
 def test_landmarks_are_in_subject_order_with_estimated_mouth_corners() -> None:
     # A face rolled by 90 degrees: the eye axis points down the image.
-    keypoints = np.array([[100, 80], [100, 120], [120, 100], [140, 100], [0, 0], [0, 0]], np.float32)
+    keypoints = np.array([[100, 80], [100, 120], [120, 100], [140, 100], [0, 0], [0, 0]],
+                         np.float32)
     left_eye, right_eye, nose, mouth_left, mouth_right = bf.subject_landmarks(keypoints)
     assert left_eye.tolist() == [100, 120] and right_eye.tolist() == [100, 80]
     assert nose.tolist() == [120, 100]
@@ -95,7 +97,8 @@ async def test_detector_filters_by_score_size_and_count() -> None:
     detector = bf.BlazeFaceDetector(infer)
     image = np.zeros((256, 256, 3), np.uint8)
     assert len(await detector.detect(image, bf.BlazeFaceParams(score_threshold=0.5))) == 2
-    assert len(await detector.detect(image, bf.BlazeFaceParams(score_threshold=0.5, max_faces=1))) == 1
+    one = bf.BlazeFaceParams(score_threshold=0.5, max_faces=1)
+    assert len(await detector.detect(image, one)) == 1
     assert len(await detector.detect(image)) == 1  # default threshold 0.75
     assert await detector.detect(image, bf.BlazeFaceParams(min_face_size=61)) == []
 
@@ -116,7 +119,8 @@ async def stub(blazeface_model):
 
 
 def detect_request(content: bytes, **options) -> fd.DetectRequest:
-    return fd.DetectRequest(image=common_pb2.Image(content=content), options=fd.DetectOptions(**options))
+    return fd.DetectRequest(image=common_pb2.Image(content=content),
+                            options=fd.DetectOptions(**options))
 
 
 async def test_finds_the_astronaut_with_landmarks_in_subject_order(stub, astronaut_jpeg) -> None:
@@ -141,11 +145,13 @@ async def test_both_detectors_agree_on_the_astronaut(stub, astronaut_jpeg) -> No
     a, b = fast.faces[0].landmarks, reference.faces[0].landmarks
     eye_distance = b.left_eye.x - b.right_eye.x
     for name in ("left_eye", "right_eye", "nose"):
-        gap = np.hypot(getattr(a, name).x - getattr(b, name).x, getattr(a, name).y - getattr(b, name).y)
+        fast_point, reference_point = getattr(a, name), getattr(b, name)
+        gap = np.hypot(fast_point.x - reference_point.x, fast_point.y - reference_point.y)
         assert gap < 0.15 * eye_distance, name
 
 
-async def test_concurrent_requests_share_batches_and_get_their_own_faces(stub, astronaut_jpeg) -> None:
+async def test_concurrent_requests_share_batches_and_get_their_own_faces(
+        stub, astronaut_jpeg) -> None:
     mirrored = io.BytesIO()
     Image.open(io.BytesIO(astronaut_jpeg)).transpose(Image.FLIP_LEFT_RIGHT).save(mirrored, "JPEG")
     images = [astronaut_jpeg, mirrored.getvalue()] * 3

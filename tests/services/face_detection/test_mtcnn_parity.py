@@ -27,7 +27,8 @@ MAX_PROB_ERROR = 1e-4
 
 
 def _load_recorder():
-    spec = importlib.util.spec_from_file_location("mtcnn_record_reference", HERE / "record_reference.py")
+    spec = importlib.util.spec_from_file_location("mtcnn_record_reference",
+                                                  HERE / "record_reference.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -115,7 +116,8 @@ async def test_max_faces_and_score_threshold(detector: MtcnnDetector) -> None:
     assert await detector.detect(grid, MtcnnParams(score_threshold=1.01)) == []
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (11, 11), (12, 300), (19, 19), (300, 16), (20, 20), (24, 40)])
+@pytest.mark.parametrize("shape", [(1, 1), (11, 11), (12, 300), (19, 19), (300, 16), (20, 20),
+                                   (24, 40)])
 async def test_tiny_images_find_nothing(detector, shape) -> None:
     assert await detector.detect(np.full((*shape, 3), 128, np.uint8)) == []
 

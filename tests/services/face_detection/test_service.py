@@ -1,4 +1,5 @@
-"""The face-detection service over real gRPC: faces, options, bad input, health, reflection, metrics."""
+"""The face-detection service over real gRPC: faces, options, bad input, health, reflection,
+metrics."""
 from __future__ import annotations
 
 import asyncio
@@ -35,7 +36,8 @@ async def stub(server):
 
 
 def detect_request(content: bytes, **options) -> fd.DetectRequest:
-    return fd.DetectRequest(image=common_pb2.Image(content=content), options=fd.DetectOptions(**options))
+    return fd.DetectRequest(image=common_pb2.Image(content=content),
+                            options=fd.DetectOptions(**options))
 
 
 async def test_finds_the_astronaut_with_sensible_box_and_landmarks(stub, astronaut_jpeg):
@@ -64,7 +66,8 @@ async def test_crops_are_only_sent_when_asked_for(stub, astronaut_jpeg):
 async def test_score_threshold_and_max_faces_are_honoured(stub, astronaut_jpeg):
     strict = await stub.Detect(detect_request(astronaut_jpeg, score_threshold=1.0), timeout=30)
     assert len(strict.faces) == 0
-    loose = await stub.Detect(detect_request(astronaut_jpeg, score_threshold=0.01, max_faces=1), timeout=30)
+    request = detect_request(astronaut_jpeg, score_threshold=0.01, max_faces=1)
+    loose = await stub.Detect(request, timeout=30)
     assert len(loose.faces) == 1
 
 
@@ -118,7 +121,8 @@ async def test_oversize_message_is_refused_and_server_stays_up(server, stub, ast
 
 
 async def test_request_id_is_echoed(stub, astronaut_jpeg):
-    call = stub.Detect(detect_request(astronaut_jpeg), metadata=(("x-request-id", "abc123"),), timeout=30)
+    call = stub.Detect(detect_request(astronaut_jpeg), metadata=(("x-request-id", "abc123"),),
+                       timeout=30)
     await call
     assert ("x-request-id", "abc123") in tuple(await call.initial_metadata())
 
@@ -130,12 +134,14 @@ async def test_reflection_lists_every_service(server):
         async for reply in stub.ServerReflectionInfo(iter([request])):
             names = {s.name for s in reply.list_services_response.service}
             break
-    assert {"xcloud.v1.FaceDetection", "xcloud.v1.ModelRepository", "grpc.health.v1.Health"} <= names
+    expected = {"xcloud.v1.FaceDetection", "xcloud.v1.ModelRepository", "grpc.health.v1.Health"}
+    assert expected <= names
 
 
 async def test_list_models_reports_the_cards(server):
     async with grpc.aio.insecure_channel(server.address) as channel:
-        reply = await common_pb2_grpc.ModelRepositoryStub(channel).ListModels(common_pb2.ListModelsRequest())
+        repository = common_pb2_grpc.ModelRepositoryStub(channel)
+        reply = await repository.ListModels(common_pb2.ListModelsRequest())
     by_name = {m.model.name: m for m in reply.models}
     assert set(by_name) == {"mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "blazeface"}
     mtcnn = [by_name[n] for n in ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet")]
@@ -153,7 +159,9 @@ async def test_metrics_endpoint_has_every_stage(server, stub, astronaut_jpeg):
                  "xcloud_batch_size_bucket", "xcloud_grpc_requests_total",
                  "xcloud_grpc_inflight_requests", "xcloud_model_loaded"):
         assert name in text, name
-    assert 'xcloud_grpc_requests_total{code="INVALID_ARGUMENT",method="Detect",service="face_detection"}' in text
+    refused = ('xcloud_grpc_requests_total{code="INVALID_ARGUMENT",method="Detect",'
+               'service="face_detection"}')
+    assert refused in text
 
 
 async def test_an_error_quotes_a_huge_caller_string_only_in_part(server, stub, astronaut_jpeg):

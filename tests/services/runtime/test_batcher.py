@@ -40,7 +40,8 @@ async def started(model, executor, **policy) -> DynamicBatcher:
 
 async def test_concurrent_requests_share_batches_and_get_their_own_rows(executor):
     model = RecordingModel()
-    batcher = await started(model, executor, max_batch_size=8, max_delay_s=0.05, concurrent_batches=1)
+    batcher = await started(model, executor, max_batch_size=8, max_delay_s=0.05,
+                            concurrent_batches=1)
     inputs = [np.full((1, 3), i, np.float32) for i in range(8)]
     outputs = await asyncio.gather(*(batcher.submit(x) for x in inputs))
     await batcher.stop()
@@ -60,7 +61,8 @@ async def test_batching_disabled_runs_each_request_alone(executor):
 
 async def test_rows_of_different_shapes_never_share_a_batch(executor):
     model = RecordingModel()
-    batcher = await started(model, executor, max_batch_size=16, max_delay_s=0.05, concurrent_batches=1)
+    batcher = await started(model, executor, max_batch_size=16, max_delay_s=0.05,
+                            concurrent_batches=1)
     small, large = np.ones((1, 3), np.float32), np.ones((1, 5), np.float32)
     results = await asyncio.gather(*(batcher.submit(x) for x in [small, large, small, large]))
     await batcher.stop()
