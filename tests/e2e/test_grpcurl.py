@@ -19,6 +19,7 @@ import pytest
 from google.protobuf import json_format
 
 from tests.support.launched import launched
+from xcloud import names
 from xcloud.v1 import common_pb2, gateway_pb2
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +29,7 @@ SH_BLOCK = re.compile(r"```sh\n(.*?)```", re.DOTALL)
 COMMAND_LIMIT_S = 60
 # The venv's bin first: grpcurl is installed there, beside the interpreter running the tests.
 PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-ONET = REPO_ROOT / "models" / "repository" / "mtcnn_onet" / "1" / "model.onnx"
+ONET = REPO_ROOT / "models" / "repository" / names.MTCNN_ONET / "1" / "model.onnx"
 
 
 def readme_commands() -> list[str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.launched import LiveStack, launched
+from xcloud import names
 from xcloud.children import Backoff
 from xcloud.launcher import Launcher, Options
 from xcloud.stack import ProcessSpec
@@ -27,7 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # The launcher's children inherit the environment, so a repository set there is theirs too.
 REPOSITORY = Path(os.environ.get("XCLOUD_FACE_DETECTION_MODEL_REPOSITORY")
                   or REPO_ROOT / "models" / "repository")
-ONET = REPOSITORY / "mtcnn_onet" / "1" / "model.onnx"
+ONET = REPOSITORY / names.MTCNN_ONET / "1" / "model.onnx"
 CLI_LIMIT_S = 120
 
 
@@ -178,8 +179,8 @@ def test_analyze_prints_a_readable_table(stack, astronaut_jpeg, tmp_path):
 def test_models_lists_the_detector(stack):
     result = xcloud(stack, "models", "--json")
     assert result.returncode == 0, result.stderr
-    names = {m["model"]["name"] for m in json.loads(result.stdout).get("models", [])}
-    assert {"mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"} <= names
+    listed = {m["model"]["name"] for m in json.loads(result.stdout).get("models", [])}
+    assert set(names.MTCNN) <= listed
 
 
 @pytest.mark.slow

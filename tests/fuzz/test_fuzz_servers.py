@@ -20,6 +20,7 @@ from services.text_quality.app import TextQualityApp
 from services.text_quality.fields import FIELD_NAMES
 from services.text_quality.settings import TextQualitySettings
 from tests.fuzz.conftest import call_code, fuzz_settings, healthy, served
+from xcloud import names
 from xcloud.v1 import (
     common_pb2,
     face_detection_pb2,
@@ -90,7 +91,7 @@ def test_content_records(text_quality, batch):
 @st.composite
 def detect_requests(draw) -> face_detection_pb2.DetectRequest:
     options = face_detection_pb2.DetectOptions(
-        model=draw(TEXT | st.sampled_from(["mtcnn", "blazeface"])),
+        model=draw(TEXT | st.sampled_from(["mtcnn", names.BLAZEFACE])),
         min_face_size=draw(FLOATS), score_threshold=draw(FLOATS),
         max_faces=draw(INT32), aligned_size=draw(INT32 | st.integers(0, 600)),
         aligned_margin=draw(FLOATS))

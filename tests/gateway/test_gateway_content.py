@@ -12,6 +12,7 @@ from services.text_quality.app import TextQualityApp
 from services.text_quality.settings import TextQualitySettings
 from tests.services.text_quality.conftest import EXAMPLE
 from tests.support.servers import running
+from xcloud import names
 from xcloud.v1 import gateway_pb2, gateway_pb2_grpc, text_quality_pb2
 
 OK, UNAVAILABLE = 0, 14
@@ -46,7 +47,7 @@ async def test_scores_come_back_in_order_and_repeat_from_the_cache(content_backe
         again = await stub.ScoreContent(request(example, cheap), timeout=30)
         fresh = await stub.ScoreContent(request(example, cheap, no_cache=True), timeout=30)
     assert first.status.code == OK and not first.status.cached
-    assert first.status.model.name == "zhihu_mtbdnn" and first.request_id
+    assert first.status.model.name == names.ZHIHU_MTBDNN and first.request_id
     assert len(first.scores) == 2 and all(0 <= s.review_score <= 5 for s in first.scores)
     assert first.scores[0].review_score != first.scores[1].review_score
     assert again.status.cached and list(again.scores) == list(first.scores)

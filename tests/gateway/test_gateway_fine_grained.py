@@ -17,6 +17,7 @@ from services.face_detection.settings import FaceDetectionSettings
 from services.fine_grained.app import FineGrainedApp
 from services.fine_grained.settings import FineGrainedSettings
 from tests.support.servers import running
+from xcloud import names
 from xcloud.client import analyze_request
 from xcloud.v1 import gateway_pb2_grpc
 
@@ -31,7 +32,7 @@ def jpeg(pixels) -> bytes:
 
 @pytest.fixture(scope="module")
 async def gateway(detection_models):
-    build.build_all(["mobilenet_v2_imagenet", "flowers17_mobilenet_v2"], log=lambda _: None)
+    build.build_all([names.MOBILENET_V2_IMAGENET, names.FLOWERS17], log=lambda _: None)
     detect = FaceDetectionSettings(port=0, metrics_port=None)
     classify = FineGrainedSettings(port=0, metrics_port=None)
     async with contextlib.AsyncExitStack() as stack:
@@ -59,13 +60,13 @@ async def test_labels_and_faces_come_back_in_one_answer(gateway, astronaut_jpeg)
 async def test_the_classifier_is_chosen_per_request_and_keys_the_cache(gateway):
     coffee = jpeg(photos.coffee())
     imagenet = await gateway.Analyze(analyze_request(coffee, ["fine_grained"],
-                                     fine_grained_model="mobilenet_v2_imagenet"), timeout=60)
+                                     fine_grained_model=names.MOBILENET_V2_IMAGENET), timeout=60)
     flowers = await gateway.Analyze(analyze_request(coffee, ["fine_grained"],
-                                    fine_grained_model="flowers17_mobilenet_v2"), timeout=60)
+                                    fine_grained_model=names.FLOWERS17), timeout=60)
     again = await gateway.Analyze(analyze_request(coffee, ["fine_grained"],
-                                  fine_grained_model="mobilenet_v2_imagenet"), timeout=60)
+                                  fine_grained_model=names.MOBILENET_V2_IMAGENET), timeout=60)
     assert imagenet.fine_grained.labels[0].name == "espresso"
-    assert flowers.fine_grained.model.name == "flowers17_mobilenet_v2"
+    assert flowers.fine_grained.model.name == names.FLOWERS17
     assert not flowers.statuses[0].cached and again.statuses[0].cached
     assert again.fine_grained == imagenet.fine_grained
 

@@ -26,6 +26,7 @@ from services.runtime import tracing
 from services.runtime.interceptors import REQUEST_ID_KEY
 from tests.services.text_quality.conftest import EXAMPLE
 from tests.support.service_process import ServiceProcess
+from xcloud import names
 from xcloud.v1 import gateway_pb2, text_quality_pb2
 
 ANALYZE, DETECT = "xcloud.v1.Gateway/Analyze", "xcloud.v1.FaceDetection/Detect"
@@ -58,11 +59,11 @@ async def ended(exporter: InMemorySpanExporter, name: str, count: int = 1
 
 def chain(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[str]:
     """The names from ``span`` up to its trace's root, through every parent."""
-    names = [span.name]
+    span_names = [span.name]
     while span.parent is not None:
         span = by_id[span.parent.span_id]
-        names.append(span.name)
-    return names
+        span_names.append(span.name)
+    return span_names
 
 
 def descendants(root: ReadableSpan, spans: list[ReadableSpan]) -> list[ReadableSpan]:
@@ -94,7 +95,7 @@ async def test_one_analyze_is_one_trace_from_the_gateway_into_detection(
     inside = descendants(server, trace)
     assert {"preprocess", "queue wait", "inference", "postprocess"} <= {s.name for s in inside}
     runs = [s for s in inside if s.name == "inference"]
-    assert {s.attributes["xcloud.model"] for s in runs} >= {"mtcnn_pnet", "mtcnn_onet"}
+    assert {s.attributes["xcloud.model"] for s in runs} >= {names.MTCNN_PNET, names.MTCNN_ONET}
     assert all(s.attributes["xcloud.batch_rows"] >= s.attributes["xcloud.rows"] for s in runs)
     (lookup,) = [s for s in trace if s.name == "cache lookup"]
     assert chain(lookup, by_id)[1:] == ["task detection", ANALYZE]

@@ -20,6 +20,7 @@ from models.attributes.landmarks import detect_landmarks
 from models.attributes.linear import LinearHead, softmax
 from services.runtime.imaging import decode_image
 from tests.conftest import MODEL_REPOSITORY
+from xcloud import names
 
 
 def test_scut_labels_and_protocols(shared_data: Path) -> None:
@@ -146,7 +147,7 @@ def test_served_graph_equals_the_numpy_pipeline(model: str, real_faces) -> None:
 @pytest.mark.parametrize("name", ["beauty", "race", "gender"])
 def test_evaluation_on_a_slice(name: str, shared_data: Path, detection_models: Path,
                                capsys) -> None:
-    stems = {"beauty": "beauty_scut5500", "race": "race_utkface", "gender": "gender_xcloud"}
+    stems = {"beauty": names.BEAUTY, "race": names.RACE, "gender": names.GENDER}
     if name != "gender" and not (WEIGHTS_DIR / f"{stems[name]}.npz").is_file():
         pytest.skip(f"{stems[name]} has no committed head")
     module = __import__(f"models.evaluation.{name}", fromlist=["main"])
@@ -159,7 +160,7 @@ def test_evaluation_on_a_slice(name: str, shared_data: Path, detection_models: P
     elif name == "race":
         assert figures["scut_test_40_asian_vs_caucasian"] >= 7 / 8
     else:
-        assert figures["faceapi_age_gender"]["scut_test_40"] >= 6 / 8
+        assert figures[names.FACEAPI_AGE_GENDER]["scut_test_40"] >= 6 / 8
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from services.runtime.alignment import SHARED_CROP_MARGIN, reframe
 from services.runtime.repository import ModelRepository
 from services.runtime.session import LoadedModel
 from tests.services.face_attributes.support import astronaut_crop, build_faceapi_models
+from xcloud import names
 
 
 def write_manifest(folder, weights, shard: bytes) -> None:
@@ -76,26 +77,26 @@ def faceapi_models():
 
 
 def models(repository) -> dict[str, LoadedModel]:
-    names = ("faceapi_age_gender", "faceapi_expression", "faceapi_recognition")
+    nets = (names.FACEAPI_AGE_GENDER, names.FACEAPI_EXPRESSION, names.FACEAPI_RECOGNITION)
     return {n: LoadedModel(ModelRepository(repository).get(n), ["CPUExecutionProvider"])
-            for n in names}
+            for n in nets}
 
 
 def test_cards_state_inputs_labels_source_and_licence(faceapi_models):
     for name, model in models(faceapi_models).items():
         card = model.card
-        side = 150 if name == "faceapi_recognition" else 112
+        side = 150 if name == names.FACEAPI_RECOGNITION else 112
         assert card.inputs[0].shape == ["batch", 3, side, side]
         assert model.session.get_inputs()[0].shape == ["batch", 3, side, side]
         assert "folded" in card.preprocessing.normalisation
         assert card.source.package == "@vladmandic/face-api" and card.license == "MIT"
         assert set(card.source.files) <= set(FACE_API.files)
-    labels = models(faceapi_models)["faceapi_expression"].card.labels["probabilities"]
+    labels = models(faceapi_models)[names.FACEAPI_EXPRESSION].card.labels["probabilities"]
     assert labels == ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"]
 
 
 def test_a_batch_gives_each_row_the_answer_it_gets_alone(faceapi_models):
-    model = models(faceapi_models)["faceapi_age_gender"]
+    model = models(faceapi_models)[names.FACEAPI_AGE_GENDER]
     crop = astronaut_crop()
     rows = np.stack([reframe(crop, SHARED_CROP_MARGIN, m, 112) for m in (0.0, 0.2, 0.4)])
     rows = rows.transpose(0, 3, 1, 2).astype(np.float32)
@@ -113,7 +114,7 @@ def test_descriptors_tell_people_apart_on_utkface(faceapi_models, shared_data):
     faces = [cv2.resize(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), (150, 150),
                         interpolation=cv2.INTER_AREA) for p in chips]
     batch = np.stack(faces + [f[:, ::-1] for f in faces]).transpose(0, 3, 1, 2).astype(np.float32)
-    (descriptors,) = models(faceapi_models)["faceapi_recognition"].run(batch)
+    (descriptors,) = models(faceapi_models)[names.FACEAPI_RECOGNITION].run(batch)
     distance = np.linalg.norm(descriptors[:, None] - descriptors[None], axis=2)
     n = len(faces)
     assert np.all(np.diag(distance[:n, n:]) < 0.6)
@@ -166,5 +167,5 @@ def test_age_evaluation_reports_mae_on_a_few_utkface_faces(shared_data, faceapi_
                                                           detection_models, capsys):
     age_eval.main(data=str(shared_data), as_json=True, limit=4, write_card=False)
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert figures["images"] == 4 and figures["model"] == "faceapi_age_gender"
+    assert figures["images"] == 4 and figures["model"] == names.FACEAPI_AGE_GENDER
     assert 0 <= figures["mae"] < 60 and 0 < figures["detection_rate"] <= 1

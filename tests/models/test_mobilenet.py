@@ -22,6 +22,7 @@ from models.mobilenet.weights import (
 from models.modelcard import ONNX_FILE, ModelCard, read_card
 from models.packages import fetch_file
 from services.fine_grained.preprocess import preprocess
+from xcloud import names
 
 CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 ESPRESSO = 967
@@ -40,9 +41,9 @@ def photo_batch() -> np.ndarray:
 @pytest.fixture(scope="module")
 def built() -> dict[str, tuple[Path, ModelCard]]:
     """Both MobileNetV2 models as `make models` builds them (built here when missing)."""
-    names = {"imagenet": "mobilenet_v2_imagenet", "features": "mobilenet_v2_features"}
-    build.build_all(names.values(), log=lambda _: None)
-    folders = {key: build.REPOSITORY / name / "1" for key, name in names.items()}
+    served = {"imagenet": names.MOBILENET_V2_IMAGENET, "features": names.MOBILENET_V2_FEATURES}
+    build.build_all(served.values(), log=lambda _: None)
+    folders = {key: build.REPOSITORY / name / "1" for key, name in served.items()}
     return {key: (folder / ONNX_FILE, read_card(folder)) for key, folder in folders.items()}
 
 
@@ -62,17 +63,17 @@ def test_weights_load_strictly_into_our_layout() -> None:
 def test_class_names_parse_with_escapes_and_continued_literals() -> None:
     source = "exports.X = {\n" + "".join(f"    {i}: 'c{i}',\n" for i in range(1000)) + "};"
     source = source.replace("'c7'", "'jack-o\\'-lantern, ' +\n        'pumpkin'")
-    names = parse_class_names(source)
-    assert names[7] == "jack-o'-lantern, pumpkin" and names[999] == "c999"
+    classes = parse_class_names(source)
+    assert classes[7] == "jack-o'-lantern, pumpkin" and classes[999] == "c999"
     with pytest.raises(ValueError, match="expected classes"):
         parse_class_names(source.replace("    5: 'c5',\n", ""))
 
 
 def test_the_pinned_class_names_are_the_ilsvrc_order() -> None:
-    names = imagenet_class_names()
-    assert len(names) == 1000
-    assert names[0].startswith("tench") and names[285] == "Egyptian cat"
-    assert names[ESPRESSO] == "espresso" and names[999].startswith("toilet tissue")
+    classes = imagenet_class_names()
+    assert len(classes) == 1000
+    assert classes[0].startswith("tench") and classes[285] == "Egyptian cat"
+    assert classes[ESPRESSO] == "espresso" and classes[999].startswith("toilet tissue")
 
 
 def test_onnx_classifier_matches_torch_on_real_photos(backbone, photo_batch, built) -> None:

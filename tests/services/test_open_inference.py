@@ -24,11 +24,12 @@ from services.runtime.repository import ModelRepository
 from tests.conftest import MODEL_REPOSITORY, REPO_ROOT
 from tests.services.face_attributes.support import astronaut_crop
 from tests.support.servers import health_status, running
+from xcloud import names
 from xcloud.oip import grpc_predict_v2_pb2 as pb
 from xcloud.oip import grpc_predict_v2_pb2_grpc as pb_grpc
 from xcloud.v1 import common_pb2, expression_pb2, expression_pb2_grpc
 
-MODEL = "faceapi_expression"
+MODEL = names.FACEAPI_EXPRESSION
 PROBE = REPO_ROOT / "tests" / "services" / "oip_probe.py"
 MAX_BATCH = 8
 
@@ -138,7 +139,7 @@ async def test_tritonclient_inference_equals_the_typed_answer(server, typed, tmp
 
 
 @pytest.mark.parametrize("model, datatype, shape, code, fragment", [
-    ("no_such_model", "FP32", [1, 3, 112, 112], "NOT_FOUND", "it serves faceapi_expression"),
+    ("no_such_model", "FP32", [1, 3, 112, 112], "NOT_FOUND", f"it serves {MODEL}"),
     (MODEL, "FP32", [1, 3, 100, 100], "INVALID_ARGUMENT", "has shape [-1, 3, 112, 112]"),
     (MODEL, "INT64", [1, 3, 112, 112], "INVALID_ARGUMENT", "is FP32; got INT64"),
     (MODEL, "FP32", [MAX_BATCH + 1, 3, 112, 112], "RESOURCE_EXHAUSTED", f"at most {MAX_BATCH}"),

@@ -23,6 +23,7 @@ from models.evaluation.datasets import flowers17_images, scut_faces
 from services.face_detection.blazeface import INPUT_SIZE, input_tensor
 from services.runtime.imaging import decode_image
 from tests.parity.blazeface.tfjs import ensure_runtime, run_tfjs
+from xcloud import names
 
 TOLERANCE = 1e-4
 
@@ -34,16 +35,16 @@ def tfjs_runtime() -> None:
 
 @pytest.fixture(scope="module")
 def served() -> ort.InferenceSession:
-    path = REPOSITORY / "blazeface" / "1" / "model.onnx"
+    path = REPOSITORY / names.BLAZEFACE / "1" / "model.onnx"
     if not path.is_file():
-        build_models(["blazeface"])
+        build_models([names.BLAZEFACE])
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
 def tfjs_rows(rows: np.ndarray, workdir: Path) -> np.ndarray:
     """TF.js's outputs for the rows, joined like the served model's (batch, 896, 17)."""
-    names = [name for layer in LAYER_OUTPUTS for name in layer]
-    out = run_tfjs(fetch_model_json(), rows, names, workdir)
+    outputs = [name for layer in LAYER_OUTPUTS for name in layer]
+    out = run_tfjs(fetch_model_json(), rows, outputs, workdir)
     layers = [np.concatenate([out[scores], out[boxes]], axis=2) for scores, boxes in LAYER_OUTPUTS]
     return np.concatenate(layers, axis=1)
 

@@ -18,12 +18,13 @@ from services.runtime.repository import ModelRepository
 from services.runtime.session import LoadedModel
 from tests.parity.faceapi.preprocessing import to_batch_tensor
 from tests.services.face_attributes.support import astronaut, astronaut_crop
+from xcloud import names
 
 pytestmark = pytest.mark.slow
 
 TOLERANCE = 1e-4
-NETS = {"age_gender": "faceapi_age_gender", "expression": "faceapi_expression",
-        "recognition": "faceapi_recognition"}
+NETS = {"age_gender": names.FACEAPI_AGE_GENDER, "expression": names.FACEAPI_EXPRESSION,
+        "recognition": names.FACEAPI_RECOGNITION}
 ASTRONAUT_FACE_REGION = (slice(45, 205), slice(160, 290))  # 160 x 130, around her face
 
 

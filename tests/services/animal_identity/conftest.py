@@ -30,9 +30,10 @@ from services.runtime.imaging import decode_image
 from services.runtime.pool import ModelPool
 from tests.conftest import MODEL_REPOSITORY
 from tests.support.servers import running
+from xcloud import names
 from xcloud.v1 import animal_identity_pb2_grpc, common_pb2
 
-IDENTITY_MODELS = ("face_embedding_xcloud", "mobilenet_v2_features", "animal_reid_mobilenet_v2")
+IDENTITY_MODELS = (names.FACE_EMBEDDING, names.MOBILENET_V2_FEATURES, names.ANIMAL_REID)
 DEMO_PHOTOS = [f"demo/sample{i}.jpg" for i in range(1, 7)]
 CROP_SIDE = 256  # the side the gateway sends: the face model's 150 px chip is 138 px of it
 

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from tests.services.animal_identity.test_service import FACE, new_collection, status_of
+from xcloud import names
 from xcloud.v1 import animal_identity_pb2 as pb
 from xcloud.v1 import common_pb2
 
@@ -34,20 +35,20 @@ async def cow_gallery(identity_stub) -> str:
     for cow, images in images_of(HOLSTEIN / "gallery").items():
         request = pb.EnrollRequest(collection=name, subject=cow, images=images)
         reply = await identity_stub.Enroll(request, timeout=120)
-        assert reply.enrolled == len(images) and reply.model.name == "animal_reid_mobilenet_v2"
+        assert reply.enrolled == len(images) and reply.model.name == names.ANIMAL_REID
     return name
 
 
 async def test_cows_never_seen_in_training_are_identified(identity_stub, cow_gallery,
                                                           identity_models):
     queries = [(cow, images[0]) for cow, images in images_of(HOLSTEIN / "query").items()]
-    card = identity_models / "animal_reid_mobilenet_v2" / "1" / "model.json"
+    card = identity_models / names.ANIMAL_REID / "1" / "model.json"
     accept = json.loads(card.read_text())["identity"]["fusion"]["accept"]
     right = within_three = 0
     for cow, image in queries:
         reply = await identity_stub.Identify(pb.IdentifyRequest(collection=cow_gallery, image=image,
                                                                 top_k=3), timeout=60)
-        assert len(reply.matches) == 3 and reply.model.name == "animal_reid_mobilenet_v2"
+        assert len(reply.matches) == 3 and reply.model.name == names.ANIMAL_REID
         scores = [m.score for m in reply.matches]
         assert scores == sorted(scores, reverse=True)  # most likely first
         assert all(m.same_subject == (m.score >= accept) for m in reply.matches)

@@ -12,6 +12,7 @@ import pytest
 from services.animal_identity.settings import AnimalIdentitySettings
 from tests.conftest import MODEL_REPOSITORY
 from tests.services.animal_identity.conftest import jpeg, raw_image
+from xcloud import names
 from xcloud.v1 import animal_identity_pb2 as pb
 from xcloud.v1 import common_pb2, common_pb2_grpc
 
@@ -61,7 +62,7 @@ async def test_collections_carry_their_model_dimension_and_threshold(identity_st
     name = await new_collection(identity_stub, GENERIC)
     listed = await identity_stub.ListCollections(pb.ListCollectionsRequest(), timeout=30)
     found = {c.name: c for c in listed.collections}[name]
-    expected = (GENERIC, 1280, "mobilenet_v2_features")
+    expected = (GENERIC, 1280, names.MOBILENET_V2_FEATURES)
     assert (found.kind, found.dimension, found.model.name) == expected
     deleted = await identity_stub.DeleteCollection(pb.DeleteCollectionRequest(name=name),
                                                    timeout=30)
@@ -109,7 +110,7 @@ async def test_generic_collections_take_encoded_images(identity_stub):
     reply = await identity_stub.Identify(pb.IdentifyRequest(
         collection=name, image=jpeg(np.ascontiguousarray(photos["cat"][:, ::-1]))), timeout=60)
     assert reply.matches[0].subject == "cat" and reply.matches[0].same_subject
-    assert reply.model.name == "mobilenet_v2_features"
+    assert reply.model.name == names.MOBILENET_V2_FEATURES
 
 
 async def test_concurrent_enrolments_lose_nothing_and_page_through(identity_stub, demo_faces):
@@ -218,8 +219,8 @@ async def test_every_kinds_model_is_listed(identity_server):
         reply = await common_pb2_grpc.ModelRepositoryStub(channel).ListModels(
             common_pb2.ListModelsRequest(), timeout=30)
     assert {(m.model.name, m.installed) for m in reply.models} == {
-        (FACE_MODEL, True), ("mobilenet_v2_features", True),
-        ("animal_reid_mobilenet_v2", True)}
+        (FACE_MODEL, True), (names.MOBILENET_V2_FEATURES, True),
+        (names.ANIMAL_REID, True)}
 
 
 async def test_a_collection_may_ask_for_an_operating_point_of_the_card(

@@ -13,6 +13,7 @@ from services.expression.handler import LABELS
 from services.expression.settings import ExpressionSettings
 from tests.services.face_attributes.support import astronaut_crop
 from tests.support.servers import health_status, running
+from xcloud import names
 from xcloud.v1 import common_pb2, common_pb2_grpc, expression_pb2_grpc
 from xcloud.v1 import expression_pb2 as ex
 
@@ -50,7 +51,7 @@ async def test_seven_labels_in_model_order_with_the_top_one_named(stub):
     assert expression.label == labels[int(np.argmax(scores))]
     assert expression.probability == pytest.approx(max(scores))
     assert expression.label == "happy"  # she smiles in skimage's portrait
-    assert (reply.model.name, reply.model.version) == ("faceapi_expression", "1")
+    assert (reply.model.name, reply.model.version) == (names.FACEAPI_EXPRESSION, "1")
 
 
 async def test_concurrent_calls_get_the_answers_of_single_calls(stub):
@@ -86,7 +87,8 @@ async def test_list_models_reports_the_card(server):
         stub = common_pb2_grpc.ModelRepositoryStub(channel)
         reply = await stub.ListModels(common_pb2.ListModelsRequest())
     (model,) = reply.models
-    assert (model.model.name, model.installed, model.license) == ("faceapi_expression", True, "MIT")
+    expected = (names.FACEAPI_EXPRESSION, True, "MIT")
+    assert (model.model.name, model.installed, model.license) == expected
 
 
 async def test_a_model_not_installed_answers_failed_precondition(faceapi_models):

@@ -9,9 +9,10 @@ import pytest
 
 from models.build import REPOSITORY, build_all
 from services.runtime.alignment import SHARED_CROP_MARGIN, align_face
+from xcloud import names
 
-FACEAPI_MODELS = ("faceapi_age_gender", "faceapi_expression", "faceapi_recognition")
-HEAD_MODELS = ("gender_xcloud", "race_utkface", "beauty_scut5500")  # models/attributes
+FACEAPI_MODELS = (names.FACEAPI_AGE_GENDER, names.FACEAPI_EXPRESSION, names.FACEAPI_RECOGNITION)
+HEAD_MODELS = (names.GENDER, names.RACE, names.BEAUTY)  # models/attributes
 GATEWAY_SIDE = 224  # the aligned_size the gateway asks for these services
 # MTCNN's 5 landmarks of skimage's astronaut (subject's left eye, right eye, nose, mouth corners)
 ASTRONAUT_LANDMARKS = np.array(

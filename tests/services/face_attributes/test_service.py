@@ -90,7 +90,7 @@ async def test_every_part_answers_with_its_model(stub):
 async def test_a_missing_model_is_reported_by_its_part_and_gender_falls_back(attribute_models):
     """Without our gender head face-api's gender answers; a part whose model is not installed
     says so while the others answer."""
-    parts = [p for p in PARTS if p.model not in ("gender_xcloud", TRUNK)]
+    parts = [p for p in PARTS if p.model not in (names.GENDER, TRUNK)]
     parts = [Part(p.name, "not_built_yet", p.framing, p.output, p.decode) if p.name == "beauty"
              else p for p in parts]
     config = settings()
@@ -99,7 +99,8 @@ async def test_a_missing_model_is_reported_by_its_part_and_gender_falls_back(att
         stub = face_attributes_pb2_grpc.FaceAttributesStub(channel)
         reply = await stub.Predict(fa.FaceAttributesRequest(face=raw(astronaut_crop())), timeout=30)
     statuses = {s.task: s for s in reply.attributes.statuses}
-    assert statuses["gender"].code == OK and statuses["gender"].model.name == "faceapi_age_gender"
+    assert statuses["gender"].code == OK
+    assert statuses["gender"].model.name == names.FACEAPI_AGE_GENDER
     assert statuses["race"].code == OK
     assert statuses["beauty"].code == NOT_INSTALLED
     message = statuses["beauty"].message
@@ -113,7 +114,7 @@ async def test_embedding_is_stable_across_crop_sizes(stub):
     first, second = (np.array(r.embedding.values) for r in replies)
     threshold = replies[0].embedding.same_person_distance
     assert replies[0].embedding.model.name == replies[0].model.name == served_model("embedding")
-    if served_model("embedding") == "faceapi_recognition":
+    if served_model("embedding") == names.FACEAPI_RECOGNITION:
         assert first.shape == (128,) and threshold == pytest.approx(0.6)
     else:  # face_embedding_xcloud's: L2-normalised, its card's identity.threshold
         assert np.linalg.norm(first) == pytest.approx(1.0, abs=1e-3) and threshold > 0
@@ -180,8 +181,8 @@ async def test_list_models_names_every_part_model_and_which_are_installed(server
     # prefer them)
     assert installed.pop(TRUNK) in (True, False)
     assert installed.pop(names.FACE_EMBEDDING) in (True, False)
-    assert installed == {"faceapi_age_gender": True, "gender_xcloud": True, "race_utkface": True,
-                         "beauty_scut5500": True, "faceapi_recognition": True}
+    assert installed == {names.FACEAPI_AGE_GENDER: True, names.GENDER: True, names.RACE: True,
+                         names.BEAUTY: True, names.FACEAPI_RECOGNITION: True}
 
 
 async def test_a_server_with_no_part_installed_answers_failed_precondition(faceapi_models):
@@ -202,7 +203,7 @@ async def test_a_server_with_no_part_installed_answers_failed_precondition(facea
 
 
 async def test_a_part_whose_size_disagrees_with_its_model_stops_the_start(faceapi_models):
-    wrong = Part("age", "faceapi_age_gender", Framing(margin=0.2, size=128), "age", decode_age)
+    wrong = Part("age", names.FACEAPI_AGE_GENDER, Framing(margin=0.2, size=128), "age", decode_age)
     config = settings()
     with pytest.raises(RuntimeError, match="takes .* but the part table feeds it 3x128x128"):
         async with running(FaceAttributesApp(config, [wrong]), config):
@@ -323,7 +324,7 @@ async def test_embedding_not_installed_is_its_status_while_attributes_answer(att
 async def test_an_embedding_on_a_part_model_shares_its_one_inference(attribute_models):
     """The shared trunk's shape with a real model: when the embedding is read from the model and
     framing of a part, Predict with the embedding runs that model once for every face."""
-    gender = next(p for p in PARTS if p.model == "gender_xcloud")
+    gender = next(p for p in PARTS if p.model == names.GENDER)
     vector = Part("embedding", gender.model, gender.framing, gender.output, decode_embedding)
     faces = three_faces()
     config = settings()

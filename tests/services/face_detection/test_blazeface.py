@@ -16,6 +16,7 @@ from services.face_detection import blazeface as bf
 from services.face_detection.app import FaceDetectionApp
 from services.face_detection.settings import FaceDetectionSettings
 from tests.support.servers import running
+from xcloud import names
 from xcloud.v1 import common_pb2, face_detection_pb2_grpc
 from xcloud.v1 import face_detection_pb2 as fd
 
@@ -91,7 +92,7 @@ async def test_detector_filters_by_score_size_and_count() -> None:
     rows[100] = one_face_rows(100, logit=1.0)[100]  # score 0.73, elsewhere
 
     async def infer(model: str, batch: np.ndarray) -> list[np.ndarray]:
-        assert model == "blazeface" and batch.shape == (1, 256, 256, 3)
+        assert model == names.BLAZEFACE and batch.shape == (1, 256, 256, 3)
         return [rows[None]]
 
     detector = bf.BlazeFaceDetector(infer)
@@ -105,8 +106,8 @@ async def test_detector_filters_by_score_size_and_count() -> None:
 
 @pytest.fixture(scope="module")
 def blazeface_model(detection_models) -> Path:
-    if not (REPOSITORY / "blazeface" / "1" / "model.onnx").is_file():
-        build_models(["blazeface"])
+    if not (REPOSITORY / names.BLAZEFACE / "1" / "model.onnx").is_file():
+        build_models([names.BLAZEFACE])
     return REPOSITORY
 
 
@@ -124,9 +125,9 @@ def detect_request(content: bytes, **options) -> fd.DetectRequest:
 
 
 async def test_finds_the_astronaut_with_landmarks_in_subject_order(stub, astronaut_jpeg) -> None:
-    request = detect_request(astronaut_jpeg, model="blazeface", aligned_size=112)
+    request = detect_request(astronaut_jpeg, model=names.BLAZEFACE, aligned_size=112)
     reply = await stub.Detect(request, timeout=30)
-    assert reply.model.name == "blazeface" and reply.model.version == "1"
+    assert reply.model.name == names.BLAZEFACE and reply.model.version == "1"
     assert len(reply.faces) == 1
     face = reply.faces[0]
     box, marks = face.box, face.landmarks
@@ -140,7 +141,7 @@ async def test_finds_the_astronaut_with_landmarks_in_subject_order(stub, astrona
 
 async def test_both_detectors_agree_on_the_astronaut(stub, astronaut_jpeg) -> None:
     fast, reference = await asyncio.gather(
-        stub.Detect(detect_request(astronaut_jpeg, model="blazeface"), timeout=30),
+        stub.Detect(detect_request(astronaut_jpeg, model=names.BLAZEFACE), timeout=30),
         stub.Detect(detect_request(astronaut_jpeg, model="mtcnn"), timeout=30))
     a, b = fast.faces[0].landmarks, reference.faces[0].landmarks
     eye_distance = b.left_eye.x - b.right_eye.x
@@ -156,25 +157,25 @@ async def test_concurrent_requests_share_batches_and_get_their_own_faces(
     Image.open(io.BytesIO(astronaut_jpeg)).transpose(Image.FLIP_LEFT_RIGHT).save(mirrored, "JPEG")
     images = [astronaut_jpeg, mirrored.getvalue()] * 3
     replies = await asyncio.gather(
-        *(stub.Detect(detect_request(i, model="blazeface"), timeout=30) for i in images))
+        *(stub.Detect(detect_request(i, model=names.BLAZEFACE), timeout=30) for i in images))
     centres = [(r.faces[0].box.x_min + r.faces[0].box.x_max) / 2 for r in replies]
     assert all(abs(centres[k] + centres[k + 1] - 512) < 6 for k in range(0, 6, 2))  # mirrored
     assert np.ptp(centres[0::2]) < 1e-3  # the same image, whatever batch it rode in
 
 
 async def test_default_model_setting_selects_blazeface(blazeface_model, astronaut_jpeg) -> None:
-    settings = FaceDetectionSettings(port=0, metrics_port=None, default_model="blazeface",
+    settings = FaceDetectionSettings(port=0, metrics_port=None, default_model=names.BLAZEFACE,
                                      max_batch_size=2)  # fewer warm-up runs
     async with running(FaceDetectionApp(settings), settings) as live, \
             grpc.aio.insecure_channel(live.address) as channel:
         reply = await face_detection_pb2_grpc.FaceDetectionStub(channel).Detect(
             detect_request(astronaut_jpeg), timeout=30)
-    assert reply.model.name == "blazeface" and len(reply.faces) == 1
+    assert reply.model.name == names.BLAZEFACE and len(reply.faces) == 1
 
 
 async def test_a_missing_blazeface_is_failed_precondition(
         detection_models, tmp_path, astronaut_jpeg) -> None:
-    for part in ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"):
+    for part in names.MTCNN:
         (tmp_path / part).symlink_to(detection_models / part)
     settings = FaceDetectionSettings(port=0, metrics_port=None, model_repository=tmp_path,
                                      max_batch_size=2)
@@ -182,7 +183,7 @@ async def test_a_missing_blazeface_is_failed_precondition(
             grpc.aio.insecure_channel(live.address) as channel:
         stub = face_detection_pb2_grpc.FaceDetectionStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await stub.Detect(detect_request(astronaut_jpeg, model="blazeface"), timeout=30)
+            await stub.Detect(detect_request(astronaut_jpeg, model=names.BLAZEFACE), timeout=30)
         assert len((await stub.Detect(detect_request(astronaut_jpeg), timeout=30)).faces) == 1
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "make models" in raised.value.details()

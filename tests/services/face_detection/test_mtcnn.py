@@ -5,26 +5,28 @@ import numpy as np
 import pytest
 
 from services.face_detection.mtcnn import MtcnnDetector, MtcnnParams
+from xcloud import names
 
 
 class ScriptedNets:
     """Stands in for the three ONNX models; records every call."""
 
     def __init__(self, pnet_prob: float = 0.9, rnet_prob: float = 0.9, onet_prob: float = 0.9):
-        self.probs = {"mtcnn_pnet": pnet_prob, "mtcnn_rnet": rnet_prob, "mtcnn_onet": onet_prob}
+        self.probs = {names.MTCNN_PNET: pnet_prob, names.MTCNN_RNET: rnet_prob,
+                      names.MTCNN_ONET: onet_prob}
         self.calls: list[tuple[str, tuple[int, ...]]] = []
 
     async def __call__(self, name: str, batch: np.ndarray) -> list[np.ndarray]:
         assert batch.dtype == np.float32 and batch.ndim == 4 and batch.shape[1] == 3
         self.calls.append((name, batch.shape))
         n, p = len(batch), self.probs[name]
-        if name == "mtcnn_pnet":
+        if name == names.MTCNN_PNET:
             h, w = (batch.shape[2] - 12) // 2 + 1, (batch.shape[3] - 12) // 2 + 1
             prob = np.zeros((n, 2, h, w), np.float32)
             prob[:, 1, h // 2, w // 2], prob[:, 0] = p, 1 - p  # one candidate per scale
             return [np.zeros((n, 4, h, w), np.float32), prob]
         prob = np.tile(np.array([[1 - p, p]], np.float32), (n, 1))
-        if name == "mtcnn_rnet":
+        if name == names.MTCNN_RNET:
             return [np.zeros((n, 4), np.float32), prob]
         marks = np.tile(np.array([[0.3, 0.7, 0.5, 0.35, 0.65, 0.4, 0.4, 0.6, 0.8, 0.8]],
                                  np.float32), (n, 1))
@@ -41,9 +43,9 @@ async def test_one_pnet_call_per_scale_then_one_batch_per_later_stage() -> None:
     nets = ScriptedNets()
     faces = await MtcnnDetector(nets).detect(IMAGE)
     # Shortest side at each scale: 60, 42.5, 30.2, 21.4, 15.2, then 10.8 < 12 stops.
-    assert nets.names().count("mtcnn_pnet") == 5
+    assert nets.names().count(names.MTCNN_PNET) == 5
     assert nets.calls[0][1] == (1, 3, 61, 73)  # int(100 * 0.6 + 1), int(120 * 0.6 + 1)
-    assert nets.names()[-2:] == ["mtcnn_rnet", "mtcnn_onet"]
+    assert nets.names()[-2:] == [names.MTCNN_RNET, names.MTCNN_ONET]
     rnet_batch = nets.calls[-2][1][0]
     assert rnet_batch >= 1 and nets.calls[-2][1][1:] == (3, 24, 24)
     assert nets.calls[-1][1][1:] == (3, 48, 48)
@@ -58,8 +60,8 @@ async def test_landmarks_come_back_in_the_subjects_order() -> None:
     assert face.landmarks[2, 1] > face.landmarks[0, 1]  # nose under the eyes
 
 
-@pytest.mark.parametrize("stage, expected_calls", [("pnet", {"mtcnn_pnet"}),
-                                                   ("rnet", {"mtcnn_pnet", "mtcnn_rnet"})])
+@pytest.mark.parametrize("stage, expected_calls", [("pnet", {names.MTCNN_PNET}),
+                                                   ("rnet", {names.MTCNN_PNET, names.MTCNN_RNET})])
 async def test_a_stage_rejecting_everything_ends_the_cascade(stage, expected_calls) -> None:
     nets = ScriptedNets(**{f"{stage}_prob": 0.1})
     assert await MtcnnDetector(nets).detect(IMAGE) == []
@@ -69,7 +71,7 @@ async def test_a_stage_rejecting_everything_ends_the_cascade(stage, expected_cal
 async def test_onet_rejecting_everything_gives_no_faces() -> None:
     nets = ScriptedNets(onet_prob=0.5)
     assert await MtcnnDetector(nets).detect(IMAGE) == []
-    assert nets.names()[-1] == "mtcnn_onet"
+    assert nets.names()[-1] == names.MTCNN_ONET
 
 
 async def test_too_small_image_runs_no_model() -> None:

@@ -14,6 +14,7 @@ from services.face_detection.app import FaceDetectionApp
 from services.face_detection.settings import FaceDetectionSettings
 from tests.support.images import bad_image_cases
 from tests.support.servers import health_status, running
+from xcloud import names
 from xcloud.v1 import common_pb2, common_pb2_grpc, face_detection_pb2_grpc
 from xcloud.v1 import face_detection_pb2 as fd
 
@@ -132,10 +133,10 @@ async def test_reflection_lists_every_service(server):
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
         request = reflection_pb2.ServerReflectionRequest(list_services="")
         async for reply in stub.ServerReflectionInfo(iter([request])):
-            names = {s.name for s in reply.list_services_response.service}
+            services = {s.name for s in reply.list_services_response.service}
             break
     expected = {"xcloud.v1.FaceDetection", "xcloud.v1.ModelRepository", "grpc.health.v1.Health"}
-    assert expected <= names
+    assert expected <= services
 
 
 async def test_list_models_reports_the_cards(server):
@@ -143,8 +144,8 @@ async def test_list_models_reports_the_cards(server):
         repository = common_pb2_grpc.ModelRepositoryStub(channel)
         reply = await repository.ListModels(common_pb2.ListModelsRequest())
     by_name = {m.model.name: m for m in reply.models}
-    assert set(by_name) == {"mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "blazeface"}
-    mtcnn = [by_name[n] for n in ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet")]
+    assert set(by_name) == {*names.MTCNN, names.BLAZEFACE}
+    mtcnn = [by_name[n] for n in names.MTCNN]
     assert all(m.installed and m.model.version and m.license for m in mtcnn)
 
 

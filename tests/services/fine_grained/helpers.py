@@ -6,7 +6,9 @@ import io
 import numpy as np
 from PIL import Image
 
-SERVED = ("mobilenet_v2_imagenet", "flowers17_mobilenet_v2")
+from xcloud import names
+
+SERVED = (names.MOBILENET_V2_IMAGENET, names.FLOWERS17)
 
 
 def jpeg(rgb: np.ndarray) -> bytes:

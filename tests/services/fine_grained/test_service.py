@@ -13,6 +13,7 @@ from services.fine_grained.settings import FineGrainedSettings
 from tests.services.fine_grained.helpers import SERVED, jpeg
 from tests.support.images import bad_image_cases
 from tests.support.servers import health_status, running
+from xcloud import names
 from xcloud.v1 import common_pb2, common_pb2_grpc, fine_grained_pb2_grpc
 from xcloud.v1 import fine_grained_pb2 as fg
 
@@ -46,7 +47,7 @@ def request(content: bytes, box: tuple[float, ...] | None = None, **options):
 
 async def test_whole_image_gets_top5_imagenet_labels(stub, cat_and_coffee):
     reply = await stub.Classify(request(jpeg(cat_and_coffee[:, :451])), timeout=30)
-    assert reply.model.name == "mobilenet_v2_imagenet" and reply.model.version == "1"
+    assert reply.model.name == names.MOBILENET_V2_IMAGENET and reply.model.version == "1"
     assert len(reply.labels) == 5
     probabilities = [label.probability for label in reply.labels]
     assert probabilities == sorted(probabilities, reverse=True)
@@ -71,16 +72,16 @@ async def test_top_k_beyond_the_classes_returns_every_class(stub, cat_and_coffee
 async def test_the_model_is_chosen_per_request(stub, shared_data):
     flower = shared_data / "flowers17" / "images" / "image_0726.jpg"  # test split, Sunflower
     reply = await stub.Classify(
-        request(flower.read_bytes(), model="flowers17_mobilenet_v2", top_k=3), timeout=30)
-    assert reply.model.name == "flowers17_mobilenet_v2"
+        request(flower.read_bytes(), model=names.FLOWERS17, top_k=3), timeout=30)
+    assert reply.model.name == names.FLOWERS17
     assert reply.labels[0].name == "Sunflower" and reply.labels[0].probability > 0.5
 
 
 async def test_flowers_labels_come_from_the_card(stub, cat_and_coffee):
     reply = await stub.Classify(
-        request(jpeg(cat_and_coffee), model="flowers17_mobilenet_v2", top_k=17), timeout=30)
-    names = {label.name for label in reply.labels}
-    assert len(names) == 17 and {"Daffodil", "Sunflower", "Tulip"} <= names
+        request(jpeg(cat_and_coffee), model=names.FLOWERS17, top_k=17), timeout=30)
+    labels = {label.name for label in reply.labels}
+    assert len(labels) == 17 and {"Daffodil", "Sunflower", "Tulip"} <= labels
 
 
 @pytest.mark.parametrize("options, fragment", [
@@ -140,7 +141,8 @@ async def test_metrics_endpoint_has_every_stage(server, stub, cat_and_coffee):
     url = f"http://127.0.0.1:{server.metrics_port}/metrics"
     text = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
     for stage in ("queue", "preprocess", "inference", "postprocess"):
-        assert f'xcloud_{stage}_seconds_count{{model="mobilenet_v2_imagenet",version="1"}}' in text
+        series = f'{{model="{names.MOBILENET_V2_IMAGENET}",version="1"}}'
+        assert f"xcloud_{stage}_seconds_count{series}" in text
     assert 'method="Classify",service="fine_grained"' in text
 
 

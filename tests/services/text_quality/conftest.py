@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-MODEL = "zhihu_mtbdnn"
+from xcloud import names
+
+MODEL = names.ZHIHU_MTBDNN
 # The second row of zhihu_live.csv (a Live with 13 reviews, rated 4.54), field by field.
 EXAMPLE = {
     "duration": 3600, "reply_message_count": 3, "source": 1, "purchasable": True,
