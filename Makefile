@@ -99,7 +99,7 @@ train-age: $(VENV)/.installed
 
 train-identity: $(VENV)/.installed
 	$(PY) -m models.identity.train
-	$(PY) -m models.build --force face_embedding_xcloud face_trunk_xcloud
+	$(PY) -m models.build --force face_embedding_xcloud
 
 # Rewrites models/fine_grained/weights/ from flowers17, then rebuilds the served model.
 train-fine-grained: $(VENV)/.installed

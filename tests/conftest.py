@@ -12,6 +12,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_REPOSITORY = REPO_ROOT / "models" / "repository"
 
 
+def model_card_path(name: str, repository: Path = MODEL_REPOSITORY) -> Path:
+    """``model.json`` of the latest built version of ``name`` (what a service serves)."""
+    from services.runtime.repository import ModelRepository
+
+    versions = ModelRepository(repository).versions(name)
+    return repository / name / (versions[-1] if versions else "1") / "model.json"
+
+
 def data_root() -> Path:
     return Path(os.environ.get("XCLOUD_DATA", REPO_ROOT.parent / "shared" / "data"))
 

@@ -10,6 +10,10 @@ Distances are Euclidean between L2-normalised projections. Everything folds into
 
 Chosen on LFW's held-out people only (``models.identity.train``): against PCA alone, LDA at
 64/128 dimensions and less shrinkage, this gave the best TAR at FAR 1e-3 there (docs/models.md).
+
+Faces without identity labels (``unlabelled``: one photo per person, e.g. SCUT-FBP5500's Asian
+faces, which LFW has few of) join the standardisation and the PCA but not the within-subject
+scatter: the kept components then also span the ways those people differ from each other.
 """
 from __future__ import annotations
 
@@ -35,13 +39,17 @@ class ProjectionConfig:
                 "groups": list(self.groups), "pca_dim": self.pca_dim, "ridge": self.ridge}
 
 
-def fit_projection(x: np.ndarray, subjects: np.ndarray, config: ProjectionConfig) -> LinearHead:
-    """``x``: (n, full width) features of every net; ``subjects``: (n,) labels."""
+def fit_projection(x: np.ndarray, subjects: np.ndarray, config: ProjectionConfig,
+                   unlabelled: np.ndarray | None = None) -> LinearHead:
+    """``x``: (n, full width) features of every net; ``subjects``: (n,) labels; ``unlabelled``:
+    (m, full width) features of other people, one photo each (PCA only; module doc)."""
     cols = columns(config.groups)
-    z, mean, std = _standardise(x[:, cols].astype(np.float64))
+    rows = x if unlabelled is None else np.concatenate([x, unlabelled])
+    standardised, mean, std = _standardise(rows[:, cols].astype(np.float64))
     # the covariance's eigenvectors: far cheaper than an SVD of the data at ~2k columns
-    values, vectors = eigh(z.T @ z / len(z))
+    values, vectors = eigh(standardised.T @ standardised / len(standardised))
     pca = vectors[:, np.argsort(values)[::-1][: config.pca_dim]]   # (cols, pca_dim)
+    z = standardised[: len(x)]
     linear = pca @ _within_whitening(z @ pca, subjects, config.ridge)
     nets = nets_of(config.groups)
     weight = np.zeros((config.pca_dim, width(nets)), np.float32)

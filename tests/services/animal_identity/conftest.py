@@ -28,7 +28,7 @@ from services.face_detection.settings import FaceDetectionSettings
 from services.runtime.alignment import SHARED_CROP_MARGIN
 from services.runtime.imaging import decode_image
 from services.runtime.pool import ModelPool
-from tests.conftest import MODEL_REPOSITORY
+from tests.conftest import MODEL_REPOSITORY, model_card_path
 from tests.support.servers import running
 from xcloud import names
 from xcloud.v1 import animal_identity_pb2_grpc, common_pb2
@@ -41,7 +41,7 @@ CROP_SIDE = 256  # the side the gateway sends: the face model's 150 px chip is 1
 @pytest.fixture(scope="session")
 def identity_models(detection_models) -> Path:
     missing = [m for m in IDENTITY_MODELS
-               if not (MODEL_REPOSITORY / m / "1" / "model.onnx").is_file()]
+               if not model_card_path(m).with_name("model.onnx").is_file()]
     if missing:
         build_models(missing)
     return MODEL_REPOSITORY

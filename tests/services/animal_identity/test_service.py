@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from services.animal_identity.settings import AnimalIdentitySettings
-from tests.conftest import MODEL_REPOSITORY
+from tests.conftest import model_card_path
 from tests.services.animal_identity.conftest import jpeg, raw_image
 from xcloud import names
 from xcloud.v1 import animal_identity_pb2 as pb
@@ -24,7 +24,7 @@ skimage_data = pytest.importorskip("skimage.data", reason="scikit-image provides
 
 def served_threshold() -> float:
     """The FACE model card's calibrated distance (the service serves it when no setting says)."""
-    card = json.loads((MODEL_REPOSITORY / FACE_MODEL / "1" / "model.json").read_text())
+    card = json.loads(model_card_path(FACE_MODEL).read_text())
     return card["identity"]["threshold"]
 
 
@@ -225,7 +225,7 @@ async def test_every_kinds_model_is_listed(identity_server):
 
 async def test_a_collection_may_ask_for_an_operating_point_of_the_card(
         identity_stub, identity_models, demo_faces):
-    card = json.loads((identity_models / FACE_MODEL / "1" / "model.json").read_text())["identity"]
+    card = json.loads(model_card_path(FACE_MODEL, identity_models).read_text())["identity"]
     default = await identity_stub.CreateCollection(pb.CreateCollectionRequest(
         name=f"far-default-{next(_names)}", kind=FACE), timeout=30)
     assert default.collection.target_far == pytest.approx(card["target_far"])
