@@ -1,6 +1,7 @@
 """Fixtures: loopback test backends, the gateway on port 0, a private redis-server."""
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,19 +65,28 @@ class GatewayHandle:
         return await self.stub.Analyze(request, timeout=timeout, metadata=tuple(metadata))
 
 
-@pytest.fixture
-async def start_backend():
-    """start_backend(servicer) -> address of a real gRPC server for it on loopback."""
+@contextlib.asynccontextmanager
+async def started_servers(serve_one):
+    """start(servicer) -> address, each server made by ``serve_one`` and stopped on exit."""
     servers: list[grpc.aio.Server] = []
 
     async def start(servicer) -> str:
-        server, address = await serve(servicer)
+        server, address = await serve_one(servicer)
         servers.append(server)
         return address
 
-    yield start
-    for server in servers:
-        await server.stop(0)
+    try:
+        yield start
+    finally:
+        for server in servers:
+            await server.stop(0)
+
+
+@pytest.fixture
+async def start_backend():
+    """start_backend(servicer) -> address of a real gRPC server for it on loopback."""
+    async with started_servers(serve) as start:
+        yield start
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 FaceAttributes / Expression servers that count the calls they get."""
 from __future__ import annotations
 
-import grpc
 import pytest
 import redis.asyncio
 
 from services.runtime.alignment import SHARED_CROP_MARGIN
+from tests.gateway.conftest import started_servers
 from tests.gateway.helpers import free_port
 from tests.gateway.loopback_backends import CountingDetectionBackend
 from tests.gateway.loopback_face_backends import (
@@ -24,16 +24,8 @@ FACE_TASKS = ["attributes", "embedding", "expression"]
 
 @pytest.fixture
 async def start_face_backend():
-    servers: list[grpc.aio.Server] = []
-
-    async def start(servicer) -> str:
-        server, address = await serve_face_backend(servicer)
-        servers.append(server)
-        return address
-
-    yield start
-    for server in servers:
-        await server.stop(0)
+    async with started_servers(serve_face_backend) as start:
+        yield start
 
 
 @pytest.fixture

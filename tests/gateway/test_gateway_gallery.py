@@ -18,10 +18,8 @@ from PIL import Image
 from gateway.app import GatewayApp
 from gateway.face_quality import BOUNDS
 from gateway.settings import BackendSettings, GatewaySettings
-from services.animal_identity.app import AnimalIdentityApp
 from services.animal_identity.settings import AnimalIdentitySettings
-from services.face_detection.app import FaceDetectionApp
-from services.face_detection.settings import FaceDetectionSettings
+from tests.gateway.identity_stack import start_identity_stack
 from tests.services.animal_identity.conftest import (  # noqa: F401 (fixtures)
     gallery_database,
     identity_models,
@@ -48,17 +46,11 @@ class Stack:
 async def stack(identity_models, gallery_database):  # noqa: F811 (fixtures imported above)
     """Detection, identity and a gateway with two keys of two tenants, on loopback."""
     async with contextlib.AsyncExitStack() as stack:
-        detection = FaceDetectionSettings(port=0, metrics_port=None)
-        found = await stack.enter_async_context(running(FaceDetectionApp(detection), detection))
-        identity = identity_settings(gallery_database)
-        gallery = await stack.enter_async_context(running(AnimalIdentityApp(identity), identity))
-        backends = {"face_detection": BackendSettings(address=found.address),
-                    "animal_identity": BackendSettings(address=gallery.address)}
-        settings = GatewaySettings(port=0, metrics_port=None, backends=backends,
-                                   api_keys=[*KEYS, "key-unbound"], api_key_tenants=KEYS)
-        live = await stack.enter_async_context(running(GatewayApp(settings), settings))
-        channel = await stack.enter_async_context(grpc.aio.insecure_channel(live.address))
-        yield Stack(gateway_pb2_grpc.GatewayStub(channel), live.address, backends)
+        live = await start_identity_stack(stack, gallery_database,
+                                          api_keys=[*KEYS, "key-unbound"], api_key_tenants=KEYS)
+        channel = await stack.enter_async_context(
+            grpc.aio.insecure_channel(live.gateway_address))
+        yield Stack(gateway_pb2_grpc.GatewayStub(channel), live.gateway_address, live.backends)
 
 
 def image(content: bytes) -> common_pb2.Image:

@@ -12,11 +12,9 @@ import pytest
 
 from gateway.app import GatewayApp
 from gateway.settings import BackendSettings, GatewaySettings
-from services.animal_identity.app import AnimalIdentityApp
 from services.animal_identity.settings import AnimalIdentitySettings
-from services.face_detection.app import FaceDetectionApp
-from services.face_detection.settings import FaceDetectionSettings
 from services.runtime.alignment import SHARED_CROP_MARGIN
+from tests.gateway.identity_stack import start_identity_stack
 from tests.services.animal_identity.conftest import (  # noqa: F401 (fixtures)
     gallery_database,
     identity_models,
@@ -44,18 +42,14 @@ class Stack:
 async def stack(identity_models, gallery_database):  # noqa: F811 (fixtures imported above)
     """The gateway and the identity service (stubs), over real servers on loopback."""
     async with contextlib.AsyncExitStack() as stack:
-        detection = FaceDetectionSettings(port=0, metrics_port=None)
-        found = await stack.enter_async_context(running(FaceDetectionApp(detection), detection))
-        identity = identity_settings(gallery_database)
-        gallery = await stack.enter_async_context(running(AnimalIdentityApp(identity), identity))
-        backends = {"face_detection": BackendSettings(address=found.address),
-                    "animal_identity": BackendSettings(address=gallery.address)}
-        settings = GatewaySettings(port=0, metrics_port=None, backends=backends)
-        live = await stack.enter_async_context(running(GatewayApp(settings), settings))
-        gateway = await stack.enter_async_context(grpc.aio.insecure_channel(live.address))
-        direct = await stack.enter_async_context(grpc.aio.insecure_channel(gallery.address))
+        live = await start_identity_stack(stack, gallery_database)
+        gateway = await stack.enter_async_context(
+            grpc.aio.insecure_channel(live.gateway_address))
+        direct = await stack.enter_async_context(
+            grpc.aio.insecure_channel(live.identity_address))
         yield Stack(gateway_pb2_grpc.GatewayStub(gateway),
-                    animal_identity_pb2_grpc.AnimalIdentityStub(direct), backends, live.address)
+                    animal_identity_pb2_grpc.AnimalIdentityStub(direct), live.backends,
+                    live.gateway_address)
 
 
 async def face_crop(gateway, image: bytes):
