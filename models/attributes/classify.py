@@ -4,8 +4,9 @@ measured on UTKFace's test part and SCUT-FBP5500's test_40.
 UTKFace has no official split: an image is test when the sha256 of its file name falls in the
 first ``UTK_TEST_SHARE`` of the hash range (``models.evaluation.datasets.utk_is_test``, the
 project's one split), the rest is training. Its chips are bordered by ``UTKFACE_PAD`` for
-detection, as the face-api evaluations do. SCUT-FBP5500 adds frontal Asian and Caucasian faces of both genders (train_60 only). A face
-our detector misses is left out of training and counts as wrong in every accuracy.
+detection, as the face-api evaluations do. SCUT-FBP5500 adds frontal Asian and Caucasian
+faces of both genders (train_60 only). A face our detector misses is left out of training and
+counts as wrong in every accuracy.
 """
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ FACE_GROUPS = ("recognition.pooled", "recognition.grid", "recognition.descriptor
                "xception.pooled", "xception.grid", "faceres.full", "faceres.face")
 UTK_NETS = nets_of(FACE_GROUPS)  # the nets the race and gender heads read
 # Training rows per race (White 3.9k, Black 3.3k, Asian 1.7k, Indian 1.6k, Others 1.0k in the
-# training part): a cap that balances the head and keeps the feature extraction to ~1.7k faces (2 shared cores).
+# training part): a cap that balances the head and keeps the feature extraction to ~1.7k faces
+# (2 shared cores).
 UTK_PER_RACE = 350
 TASKS = {
     "race": Task("race", RACE, data.UTK_RACES, FACE_GROUPS),
@@ -97,8 +99,10 @@ def load_sets(root: Path, log: Log = print, limit: int | None = None, scut: bool
     if limit is not None or not scut:
         keep = scut_test[: (limit or 0) if scut else 0]
         every, scut_test, scut_train = every.subset(keep), np.arange(len(keep)), np.arange(0)
-    scut_features_ = (set_features(every, "scut-fbp5500", views=1, flip=False, log=log) if len(every.paths)
-                      else SetFeatures(every, np.zeros((0, width())), np.zeros(0, bool), np.zeros((0, 5, 2))))
+    scut_features_ = (
+        set_features(every, "scut-fbp5500", views=1, flip=False, log=log) if len(every.paths)
+        else SetFeatures(every, np.zeros((0, width())), np.zeros(0, bool), np.zeros((0, 5, 2)))
+    )
     return Sets(utk_features, scut_features_, utk_train, utk_test, scut_train, scut_test)
 
 
@@ -142,7 +146,8 @@ def accuracies(task: Task, logits: dict[str, np.ndarray], sets: Sets) -> dict[st
     }
     if task.name == "race":
         pair = logits["scut"][:, [WHITE, ASIAN]]
-        binary = np.where(np.isnan(pair).any(axis=1), -1, np.where(pair[:, 1] > pair[:, 0], ASIAN, WHITE))
+        binary = np.where(np.isnan(pair).any(axis=1), -1,
+                          np.where(pair[:, 1] > pair[:, 0], ASIAN, WHITE))
         figures["scut_test_40_asian_vs_caucasian"] = float((binary == scut_truth).mean())
     return figures
 
@@ -186,9 +191,11 @@ def train(name: str, data_dir: str | None = None, log: Log = print, scut: bool =
     head = fit(task, sets)
     figures = evaluate_head(task, head, sets)
     log(f"{task.model}: {figures}")
-    head.record.update({"trained": datetime.date.today().isoformat(),
-                        "utkface_split": f"sha256(file name) < {UTK_TEST_SHARE} of the range is test",
-                        "metrics": {task.name: figures}})
+    head.record.update({
+        "trained": datetime.date.today().isoformat(),
+        "utkface_split": f"sha256(file name) < {UTK_TEST_SHARE} of the range is test",
+        "metrics": {task.name: figures},
+    })
     head.save(WEIGHTS_DIR / task.model)
     log(f"wrote {WEIGHTS_DIR / task.model}.npz/.json; rebuild with "
         f"`python -m models.build --force {task.model}`")

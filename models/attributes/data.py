@@ -42,7 +42,8 @@ def scut(root: Path) -> LabelledSet:
         paths=[folder / "images" / n for n in names],
         score=np.array([scores[n] for n in names], np.float64),
         gender=np.array([n[1] == "F" for n in names], np.int64),
-        race=np.array([UTK_RACES.index("Asian" if n[0] == "A" else "White") for n in names], np.int64),
+        race=np.array([UTK_RACES.index("Asian" if n[0] == "A" else "White") for n in names],
+                      np.int64),
         age=np.full(len(names), np.nan),
     )
 
@@ -78,7 +79,8 @@ def balanced(labelled: LabelledSet, rows: np.ndarray, per_race: int) -> np.ndarr
 
 
 def utkface(root: Path) -> LabelledSet:
-    """UTKFace aligned-cropped: ``AGE_GENDER_RACE_DATETIME.jpg.chip.jpg``; malformed names skipped."""
+    """UTKFace aligned-cropped: ``AGE_GENDER_RACE_DATETIME.jpg.chip.jpg``; malformed names
+    skipped."""
     paths, gender, race, age = [], [], [], []
     for path in sorted((root / "utkface" / "images").glob("*.jpg")):
         parts = path.name.split("_")

@@ -44,7 +44,8 @@ TOLERANCE = 5e-4
 BEAUTY, RACE, GENDER = names.BEAUTY, names.RACE, names.GENDER
 FACE_API_MODELS = {"recognition": "face_recognition_model", "xception": "age_gender_model"}
 SCUT_TERMS = ("SCUT-FBP5500 (Liang et al., ICPR 2018): non-commercial research use only.")
-UTK_TERMS = ("UTKFace (Zhang et al., CVPR 2017), aligned-cropped: non-commercial research use only.")
+UTK_TERMS = ("UTKFace (Zhang et al., CVPR 2017), aligned-cropped: "
+             "non-commercial research use only.")
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def card_for(spec: AttributeSpec, head: LinearHead, worst: float) -> dict[str, A
     shape = ["batch", len(spec.labels) or 1]
     card: dict[str, Any] = {
         "name": spec.model, "version": "1", "task": "face_attributes", "summary": spec.summary,
-        "inputs": [{"name": "input", "shape": ["batch", 3, INPUT_SIZE, INPUT_SIZE], "dtype": "float32"}],
+        "inputs": [{"name": "input", "shape": ["batch", 3, INPUT_SIZE, INPUT_SIZE],
+                    "dtype": "float32"}],
         "outputs": [{"name": spec.output, "shape": shape, "dtype": "float32"}],
         "labels": {spec.output: spec.labels} if spec.labels else {},
         "preprocessing": preprocessing(

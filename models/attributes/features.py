@@ -97,7 +97,8 @@ class FaceFeatures(nn.Module):
         if "mobilenet" in self.nets:
             parts += self._mobilenet((x - self.mean) / self.std)
         if "faceres" in self.nets:  # its own scale is RGB 0..255
-            parts += [self.faceres(view).mean(dim=(2, 3)) for view in (x, _resize(face, INPUT_SIZE))]
+            parts += [self.faceres(view).mean(dim=(2, 3))
+                      for view in (x, _resize(face, INPUT_SIZE))]
         if "facenet" in self.nets:
             start = (INPUT_SIZE - FACENET_CUT) // 2
             template = x[:, :, start:start + FACENET_CUT, start:start + FACENET_CUT]
@@ -253,7 +254,9 @@ def extract(
         crops = [face_crop(_load(paths[i], jpeg_quality), landmarks[i]) for i in rows]
         crops += [c[:, ::-1] for c in crops] if views == 2 else []
         computed = session.run(None, {"input": to_input(crops)})[0]
-        out[np.ix_(rows, range(views), where)] = computed.reshape(views, len(rows), -1).transpose(1, 0, 2)
+        out[np.ix_(rows, range(views), where)] = (
+            computed.reshape(views, len(rows), -1).transpose(1, 0, 2)
+        )
         if progress:
             progress(start + len(rows), len(found))
     cache.parent.mkdir(parents=True, exist_ok=True)

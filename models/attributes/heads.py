@@ -129,8 +129,9 @@ def logistic(x: np.ndarray, y: np.ndarray, groups: Sequence[str], n_classes: int
     bias[model.classes_] = intercept
     dim = width(nets)
     weight, bias = _fold(full, bias, mean, std, own, dim)
-    return LinearHead(nets, weight, bias, {"method": "logistic regression",
-                                           "groups": list(groups), "C": float(search.best_params_["C"])})
+    record = {"method": "logistic regression", "groups": list(groups),
+              "C": float(search.best_params_["C"])}
+    return LinearHead(nets, weight, bias, record)
 
 
 def regression_figures(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:

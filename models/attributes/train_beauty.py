@@ -94,7 +94,8 @@ def train(data_dir: str | None = None, log: Log = print) -> LinearHead:
     test = sf.labelled.index_of(test_names)
     figures = regression_figures(sf.labelled.score[test],
                                  predict(head, sf, test, float(sf.labelled.score[rows].mean())))
-    log(f"{BEAUTY}: 60/40 test PC {figures['pc']:.4f} MAE {figures['mae']:.4f} RMSE {figures['rmse']:.4f}")
+    log(f"{BEAUTY}: 60/40 test PC {figures['pc']:.4f} MAE {figures['mae']:.4f} "
+        f"RMSE {figures['rmse']:.4f}")
     head.record.update({
         "training_data": f"SCUT-FBP5500 official train_60 split ({len(rows)} faces found by our "
                          "MTCNN of 3300); labels: mean of 60 raters, 1..5",
@@ -102,7 +103,8 @@ def train(data_dir: str | None = None, log: Log = print) -> LinearHead:
         "metrics": {"scut_60_40": {**figures, "test_images": len(test)}},
     })
     head.save(WEIGHTS_DIR / BEAUTY)
-    log(f"wrote {WEIGHTS_DIR / BEAUTY}.npz/.json; rebuild with `python -m models.build --force {BEAUTY}`")
+    log(f"wrote {WEIGHTS_DIR / BEAUTY}.npz/.json; rebuild with "
+        f"`python -m models.build --force {BEAUTY}`")
     return head
 
 

@@ -26,14 +26,14 @@ from typing import Any
 import numpy as np
 
 from models.attributes import data as attribute_data
+from models.attributes.export import WEIGHTS_DIR
 from models.attributes.features import columns, face_crop
 from models.attributes.landmarks import detect_landmarks
 from models.attributes.linear import LinearHead
-from models.attributes.export import WEIGHTS_DIR
 from models.evaluation.datasets import data_root
 from models.identity import metrics
-from models.identity.export import EMBEDDING
 from models.identity.data import PADS, IdentitySet, shared_set
+from models.identity.export import EMBEDDING
 from models.identity.nets import NETS, SESSIONS, Net, runner, views
 from models.identity.projection import embed, subject_split
 from models.identity.train import (
@@ -127,14 +127,16 @@ def scut_vectors(root: Path, nets: Sequence[Net], head: LinearHead, log: Log = p
     """group -> model -> vectors of SCUT-FBP5500 test_40's first ``SCUT_PER_GROUP`` faces."""
     scut = attribute_data.scut(root)
     names = attribute_data.scut_split(root, "test_40")
-    picked = [n for g in SCUT_GROUPS for n in sorted(n for n in names if n.startswith(g))[:SCUT_PER_GROUP]]
+    picked = [n for g in SCUT_GROUPS
+              for n in sorted(n for n in names if n.startswith(g))[:SCUT_PER_GROUP]]
     part = scut.subset(scut.index_of(picked))
     marks = detect_landmarks(part.paths, "scut-fbp5500-test_40", 0.0)
     raw = net_embeddings(part.paths, marks, nets, log)
     served = scut_groups(root, "test_40", log)
     out = {}
     for group in SCUT_GROUPS:
-        rows = np.array([p.name.startswith(group) for p in part.paths]) & ~np.isnan(marks).any(axis=(1, 2))
+        in_group = np.array([p.name.startswith(group) for p in part.paths])
+        rows = in_group & ~np.isnan(marks).any(axis=(1, 2))
         out[group] = {name: unit(v[rows]) for name, v in raw.items()}
         out[group].update(baselines(served[group], head))
     return out
@@ -150,18 +152,22 @@ def group_figures(vectors: np.ndarray, threshold: float) -> dict[str, float]:
 def compare(root: Path, nets: Sequence[Net], log: Log = print) -> dict[str, Any]:
     """model -> set -> figures (see the module doc)."""
     head = LinearHead.load(WEIGHTS_DIR / EMBEDDING)
-    lfw_vectors, lfw_subjects, lfw_names = identity_vectors(shared_set(root, "lfw-identity"), nets, head, log)
+    lfw_vectors, lfw_subjects, lfw_names = identity_vectors(
+        shared_set(root, "lfw-identity"), nets, head, log)
     held = subject_split(lfw_names, HELD_OUT_SHARE)
-    nuaa_vectors, nuaa_subjects, _ = identity_vectors(shared_set(root, "nuaa-identity"), nets, head, log)
+    nuaa_vectors, nuaa_subjects, _ = identity_vectors(
+        shared_set(root, "nuaa-identity"), nets, head, log)
     groups = scut_vectors(root, nets, head, log)
     out: dict[str, Any] = {}
     for model, vectors in lfw_vectors.items():
         lfw = metrics.summary(vectors[held], lfw_subjects[held], np.inf)
         impostor = metrics.pair_distances(vectors[held], lfw_subjects[held]).impostor
         threshold = metrics.threshold_at(impostor, 1e-3)
-        out[model] = {"lfw-identity": lfw, "lfw_threshold_far_1e-3": threshold,
-                      "nuaa-identity": metrics.summary(nuaa_vectors[model], nuaa_subjects, np.inf),
-                      **{f"scut_{g}": group_figures(groups[g][model], threshold) for g in SCUT_GROUPS}}
+        out[model] = {
+            "lfw-identity": lfw, "lfw_threshold_far_1e-3": threshold,
+            "nuaa-identity": metrics.summary(nuaa_vectors[model], nuaa_subjects, np.inf),
+            **{f"scut_{g}": group_figures(groups[g][model], threshold) for g in SCUT_GROUPS},
+        }
     return out
 
 
@@ -174,7 +180,8 @@ def markdown(figures: dict[str, Any]) -> str:
         for name in ("lfw-identity", "nuaa-identity"):
             f = sets[name]
             cells = [f"{f.get(k, float('nan')):.3f}" for k in
-                     ("tar_at_far_0.01", "tar_at_far_0.001", "tar_at_far_0.0001", "rank1_one_enrolled")]
+                     ("tar_at_far_0.01", "tar_at_far_0.001", "tar_at_far_0.0001",
+                      "rank1_one_enrolled")]
             rows.append(f"| {model} | {name} | " + " | ".join(cells) + " |")
     rows += ["", "| model | " + " | ".join(f"{g} FAR / median / p0.1" for g in SCUT_GROUPS) + " |",
              "| --- |" + " --- |" * len(SCUT_GROUPS)]

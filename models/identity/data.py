@@ -24,7 +24,8 @@ class IdentitySet:
         return len(self.paths)
 
     def subset(self, rows: np.ndarray) -> IdentitySet:
-        return IdentitySet(self.name, [self.paths[i] for i in rows], self.subjects[rows], self.names)
+        return IdentitySet(self.name, [self.paths[i] for i in rows], self.subjects[rows],
+                           self.names)
 
 
 def folder_set(folder: Path, name: str | None = None) -> IdentitySet:

