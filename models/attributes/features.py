@@ -65,6 +65,9 @@ def grid_pool(x: torch.Tensor, cells: int = 2) -> torch.Tensor:
 
 
 NETS = ("recognition", "xception", "mobilenet", "faceres", "facenet")  # column order of features
+# What the attribute heads may read: every net but FaceNet (the identity head's alone), so the
+# attribute trainers do not pay for it.
+ATTRIBUTE_NETS = NETS[:4]
 
 
 class FaceFeatures(nn.Module):

@@ -33,7 +33,7 @@ class PathFeatures:
 
 
 def path_features(paths: Sequence[Path], name: str, views: int = 1,
-                  nets: Sequence[str] = features.NETS, pad: float = 0.0, log: Log = print,
+                  nets: Sequence[str] = features.ATTRIBUTE_NETS, pad: float = 0.0, log: Log = print,
                   jpeg_quality: int | None = None, landmarks: np.ndarray | None = None
                   ) -> PathFeatures:
     """Landmarks (unless given) and features of ``paths``, both cached on disk."""
@@ -53,7 +53,7 @@ def path_features(paths: Sequence[Path], name: str, views: int = 1,
 
 
 def set_features(labelled: LabelledSet, name: str, views: int, flip: bool,
-                 nets: Sequence[str] = features.NETS, pad: float = 0.0, log: Log = print
+                 nets: Sequence[str] = features.ATTRIBUTE_NETS, pad: float = 0.0, log: Log = print
                  ) -> SetFeatures:
     """Features as a served graph computes them: of the crop alone, or (``flip``) averaged with
     its mirror image's. ``views`` (1 or 2) is what gets extracted and cached: a set cached with
@@ -65,7 +65,8 @@ def set_features(labelled: LabelledSet, name: str, views: int, flip: bool,
 
 
 def utk_set_features(labelled: LabelledSet, train: np.ndarray, test: np.ndarray, pad: float,
-                     nets: Sequence[str] = features.NETS, log: Log = print) -> SetFeatures:
+                     nets: Sequence[str] = features.ATTRIBUTE_NETS, log: Log = print
+                     ) -> SetFeatures:
     """UTKFace, one view, features of the ``train`` and ``test`` rows only (NaN elsewhere):
     training rows re-encoded at ``UTK_TRAIN_JPEG_QUALITY`` (so no head learns the compression
     of the part its Black faces came from), test rows as they are. Landmarks of every image."""
