@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from models.animal.data import SETS, folder_per_subject
+from models.evaluation.datasets import DataMissing, data_root
 from services.animal_identity.embedded import EmbeddedPostgres
 from services.animal_identity.embedding import ANIMAL, Embedder, Payload
 from services.animal_identity.gallery import Gallery
@@ -42,6 +43,14 @@ def synthetic_coat(seed: int) -> bytes:
     coat = np.where(noise > 0, 235, 25).astype(np.uint8)
     texture = np.clip(coat + rng.normal(0, 12, coat.shape), 0, 255).astype(np.uint8)
     return cv2.imencode(".jpg", cv2.cvtColor(texture, cv2.COLOR_GRAY2BGR))[1].tobytes()
+
+
+def shared_data(explicit: Path | None) -> Path | None:
+    """The labelled data root as the evaluations find it, or None (synthetic images only)."""
+    try:
+        return data_root(explicit)
+    except DataMissing:
+        return None
 
 
 def real_images(root: Path | None) -> list[tuple[str, bytes]]:
@@ -103,10 +112,11 @@ async def run(n: int, root: Path | None, queries: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="gallery images")
-    parser.add_argument("--data", type=Path, default=os.environ.get("XCLOUD_DATA"))
+    parser.add_argument("--data", type=Path, default=None, help="shared data root (default: "
+                        "$XCLOUD_DATA or ../shared/data; synthetic images only where absent)")
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args(argv)
-    asyncio.run(run(args.n, args.data, args.queries))
+    asyncio.run(run(args.n, shared_data(args.data), args.queries))
     return 0
 
 

@@ -88,7 +88,8 @@ def input_tensor(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def decode(raw: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Model rows (896, 17) -> scores (896,), boxes (896, 4) and keypoints (896, 6, 2) in image pixels.
+    """Model rows (896, 17) -> scores (896,), boxes (896, 4) and keypoints (896, 6, 2) in image
+    pixels.
 
     A row is [logit, dx, dy, w, h, 6 x (kx, ky)]: box centre and keypoints are offsets from the
     anchor centre, box size absolute, all in input pixels.
@@ -140,7 +141,8 @@ def detections(raw: np.ndarray, scale: np.ndarray, params: BlazeFaceParams) -> l
     scores, boxes, points = decode(raw, scale)
     keep = scores >= params.score_threshold
     found = []
-    for score, box, marks in weighted_nms(scores[keep], boxes[keep], points[keep], params.iou_threshold):
+    merged = weighted_nms(scores[keep], boxes[keep], points[keep], params.iou_threshold)
+    for score, box, marks in merged:
         if max(box[2] - box[0], box[3] - box[1]) >= params.min_face_size:
             found.append(Detection(box.astype(np.float32), score, subject_landmarks(marks)))
     return found[: params.max_faces] if params.max_faces > 0 else found

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from services.face_detection import blazeface
+from services.face_detection import blazeface, padding
 from services.face_detection.budget import PixelBudget
 from services.face_detection.mtcnn import Infer, MtcnnDetector, MtcnnParams
 from services.face_detection.settings import FaceDetectionSettings
@@ -38,7 +38,8 @@ DETECTORS = {
     # Named after its one model. Its scores are calibrated lower than O-Net's probability
     # (see blazeface.py).
     blazeface.MODEL: Detector((blazeface.MODEL,), blazeface.BlazeFaceDetector,
-                              blazeface.BlazeFaceParams, lambda s: blazeface.DEFAULT_SCORE_THRESHOLD),
+                              blazeface.BlazeFaceParams,
+                              lambda s: blazeface.DEFAULT_SCORE_THRESHOLD),
 }
 MODELS = [part for detector in DETECTORS.values() for part in detector.parts]
 MIN_FACE_RANGE = (10.0, 10_000.0)  # below 10 px the pyramid would upscale the image many times
@@ -121,7 +122,8 @@ class FaceDetectionHandler:
         self._require_installed(params.model)
         return Plan(params, _detector_params(params), self.version(params.model))
 
-    async def detect(self, image: bytes, params: DetectParams, deadline: float | None = None) -> DetectionResult:
+    async def detect(self, image: bytes, params: DetectParams, deadline: float | None = None
+                     ) -> DetectionResult:
         plan = self.plan(params)
         width, height = image_size(image, self._limits)  # the header only: nothing decoded yet
         with self.budget.hold(width * height):
@@ -129,7 +131,8 @@ class FaceDetectionHandler:
                 rgb = await asyncio.to_thread(decode_image, image, self._limits)
             return await self._detect(rgb, plan, deadline)
 
-    async def detect_pixels(self, rgb: np.ndarray, params: DetectParams, deadline: float | None = None) -> DetectionResult:
+    async def detect_pixels(self, rgb: np.ndarray, params: DetectParams,
+                            deadline: float | None = None) -> DetectionResult:
         """Detect on already-decoded RGB (evaluation and benchmarks enter here)."""
         plan = self.plan(params)
         with self.budget.hold(rgb.shape[0] * rgb.shape[1]):
@@ -138,15 +141,31 @@ class FaceDetectionHandler:
     async def _detect(self, rgb: np.ndarray, plan: Plan, deadline: float | None) -> DetectionResult:
         token = _DEADLINE.set(deadline)
         try:
-            found = await self._detectors[plan.model].detect(rgb, plan.detector_params)
+            found, from_border = await self._find(rgb, plan)
         finally:
             _DEADLINE.reset(token)
+        height, width = rgb.shape[:2]
         with timed_stage("postprocess", plan.model, plan.version):
             # Aligning many faces of a large image is CPU work: not on the event loop.
             faces = await asyncio.to_thread(
                 _to_faces, rgb, found, plan.params.aligned_size, plan.params.aligned_margin)
-        height, width = rgb.shape[:2]
+        if from_border:  # boxes of a face filling the image run past its edges
+            faces = [padding.clipped(face, width, height) for face in faces]
         return DetectionResult(faces, width, height, plan.model, plan.version)
+
+    async def _find(self, rgb: np.ndarray, plan: Plan) -> tuple[list, bool]:
+        """The detector's faces; where it finds none, those of a bordered copy of the image
+        (padding.py) in the image's pixels. True when they come from the bordered copy."""
+        detector = self._detectors[plan.model]
+        found = await detector.detect(rgb, plan.detector_params)
+        share = self._settings.no_face_pad_share
+        if found or not share:
+            return found, False
+        # The copy is at most (1 + 2 share)^2 times a small image, or a MAX_SIDE one: it runs
+        # inside the original's pixel budget hold without a hold of its own.
+        framed, framing = await asyncio.to_thread(padding.bordered, rgb, share)
+        again = await detector.detect(framed, padding.retry_params(plan.detector_params, framing))
+        return [padding.to_original(d, framing) for d in again], bool(again)
 
     def version(self, detector: str) -> str:
         versions = {self._pool.model(part).version for part in DETECTORS[detector].parts}
@@ -156,13 +175,15 @@ class FaceDetectionHandler:
         missing = [p for p in DETECTORS[detector].parts if p not in self._pool.models]
         if missing:
             raise ModelNotInstalled(
-                f"detector {detector} is not installed (missing {', '.join(missing)}); build it with `make models`"
+                f"detector {detector} is not installed (missing {', '.join(missing)}); "
+                "build it with `make models`"
             )
 
 
 def _check_options(params: DetectParams, settings: FaceDetectionSettings) -> None:
     if params.model not in DETECTORS:
-        raise InvalidInput(f"unknown detector {quoted(params.model)}; choose one of {sorted(DETECTORS)}")
+        raise InvalidInput(f"unknown detector {quoted(params.model)}; "
+                           f"choose one of {sorted(DETECTORS)}")
     low, high = MIN_FACE_RANGE
     if not low <= params.min_face_size <= high:
         raise InvalidInput(f"min_face_size must be between {low:g} and {high:g} pixels")

@@ -90,7 +90,8 @@ class MtcnnDetector:
             return np.zeros((0, 5), np.float32)
         return await asyncio.to_thread(_merge_levels, found)
 
-    async def _refine(self, sampler: B.AreaSampler, boxes: np.ndarray, threshold: float) -> np.ndarray:
+    async def _refine(self, sampler: B.AreaSampler, boxes: np.ndarray, threshold: float
+                      ) -> np.ndarray:
         """Stage 2: R-Net rescoring and regression of every candidate, in one batch."""
         boxes, batch = await asyncio.to_thread(_crop_batch, sampler, boxes, 24)
         if not len(boxes):
@@ -148,7 +149,8 @@ def _check_image(rgb: np.ndarray) -> None:
         raise ValueError(f"expected an HxWx3 uint8 RGB image, got {rgb.dtype} {rgb.shape}")
 
 
-def _crop_batch(sampler: B.AreaSampler, boxes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _crop_batch(sampler: B.AreaSampler, boxes: np.ndarray, size: int
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Boxes whose crop is not empty, and their crops resized to size x size."""
     h, w = sampler.integral.shape[0] - 1, sampler.integral.shape[1] - 1
     regions, valid = B.crop_regions(boxes, h, w)

@@ -36,7 +36,15 @@ class FaceDetectionSettings(ServiceSettings):
         "SCUT-FBP5500 detection at 99.8 % with 0.006 false faces per flowers17 image "
         "(docs/models.md).",
     )
-    max_aligned_size: int = Field(512, description="Largest aligned crop side a caller may ask for.")
+    no_face_pad_share: float = Field(
+        0.1, ge=0.0, le=1.0,
+        description="Where no face is found, detect again on the image bordered by this share "
+        "of its side per side (edge pixels repeated), for a face that fills the frame; 0 "
+        "disables. 0.1 raises the detection rate of UTKFace chips from 99.3 % to 100 % on "
+        "the first 300 (docs/models.md).",
+    )
+    max_aligned_size: int = Field(
+        512, description="Largest aligned crop side a caller may ask for.")
     max_faces_limit: int = Field(1000, description="Upper bound on faces returned per image.")
     detection_pixel_budget: int = Field(
         80_000_000, ge=1,

@@ -174,3 +174,28 @@ async def test_an_error_quotes_a_huge_caller_string_only_in_part(server, stub, a
     assert "unknown detector 'xxx" in details and "(100000 characters)" in details
     assert len(details) < 300
     assert await health_status(server.address) == "SERVING"
+
+
+# Two UTKFace chips (face from hairline to chin) the detector misses without a border.
+TIGHT_CHIPS = ("105_1_1_20170112213303693.jpg.chip.jpg", "12_0_0_20170110232735095.jpg.chip.jpg")
+
+
+@pytest.mark.parametrize("pad_share, found", [(0.1, 1), (0.0, 0)])
+async def test_a_face_filling_the_image_is_found_on_a_bordered_copy(
+        detection_models, shared_data, pad_share, found):
+    """no_face_pad_share: where no face is found, detect again on a bordered copy; 0 keeps the
+    old answer. Coordinates are the original image's, inside it."""
+    settings = FaceDetectionSettings(port=0, metrics_port=None, no_face_pad_share=pad_share)
+    async with (running(FaceDetectionApp(settings), settings) as live,
+                grpc.aio.insecure_channel(live.address) as channel):
+        stub = face_detection_pb2_grpc.FaceDetectionStub(channel)
+        for chip in TIGHT_CHIPS:
+            content = (shared_data / "utkface" / "images" / chip).read_bytes()
+            reply = await stub.Detect(detect_request(content, aligned_size=112), timeout=60)
+            assert len(reply.faces) == found
+            for face in reply.faces:
+                box, eye = face.box, face.landmarks.left_eye
+                assert 0 <= box.x_min < box.x_max <= reply.image_width
+                assert 0 <= box.y_min < box.y_max <= reply.image_height
+                assert 0 <= eye.x <= reply.image_width and 0 <= eye.y <= reply.image_height
+                assert len(face.aligned.rgb) == 112 * 112 * 3
