@@ -141,31 +141,29 @@ class FaceDetectionHandler:
     async def _detect(self, rgb: np.ndarray, plan: Plan, deadline: float | None) -> DetectionResult:
         token = _DEADLINE.set(deadline)
         try:
-            found, from_border = await self._find(rgb, plan)
+            found, second = await self._find(rgb, plan)
         finally:
             _DEADLINE.reset(token)
-        height, width = rgb.shape[:2]
         with timed_stage("postprocess", plan.model, plan.version):
             # Aligning many faces of a large image is CPU work: not on the event loop.
-            faces = await asyncio.to_thread(
-                _to_faces, rgb, found, plan.params.aligned_size, plan.params.aligned_margin)
-        if from_border:  # boxes of a face filling the image run past its edges
-            faces = [padding.clipped(face, width, height) for face in faces]
+            faces = await asyncio.to_thread(_all_faces, rgb, found, second, plan.params)
+        height, width = rgb.shape[:2]
         return DetectionResult(faces, width, height, plan.model, plan.version)
 
-    async def _find(self, rgb: np.ndarray, plan: Plan) -> tuple[list, bool]:
-        """The detector's faces; where it finds none, those of a bordered copy of the image
-        (padding.py) in the image's pixels. True when they come from the bordered copy."""
+    async def _find(self, rgb: np.ndarray, plan: Plan) -> tuple[list, list]:
+        """The detector's faces, and where they are none or one fills the image, a second look
+        at a bordered copy (padding.py): (first-look faces kept, second-look faces)."""
         detector = self._detectors[plan.model]
         found = await detector.detect(rgb, plan.detector_params)
-        share = self._settings.no_face_pad_share
-        if found or not share:
-            return found, False
-        # The copy is at most (1 + 2 share)^2 times a small image, or a MAX_SIDE one: it runs
-        # inside the original's pixel budget hold without a hold of its own.
+        share = self._settings.tight_face_pad_share
+        if not share or not padding.needs_second_look(found, *rgb.shape[:2]):
+            return found, []
+        # The copy is at most (1 + 2 share)^2 times a small image or a MAX_SIDE one: it runs
+        # inside the original's pixel-budget hold without one of its own.
         framed, framing = await asyncio.to_thread(padding.bordered, rgb, share)
         again = await detector.detect(framed, padding.retry_params(plan.detector_params, framing))
-        return [padding.to_original(d, framing) for d in again], bool(again)
+        again = [padding.to_original(d, framing) for d in again]
+        return padding.not_seen_again(found, again), again
 
     def version(self, detector: str) -> str:
         versions = {self._pool.model(part).version for part in DETECTORS[detector].parts}
@@ -203,6 +201,16 @@ def _detector_params(params: DetectParams) -> Any:
         score_threshold=params.score_threshold,
         max_faces=params.max_faces,
     )
+
+
+def _all_faces(rgb: np.ndarray, found, second, params: DetectParams) -> list[DetectedFace]:
+    """Both looks' faces, highest score first; the second look's clipped to the image (a face
+    filling it has a box running past its edges)."""
+    height, width = rgb.shape[:2]
+    size, margin = params.aligned_size, params.aligned_margin
+    faces = _to_faces(rgb, found, size, margin) + [
+        padding.clipped(face, width, height) for face in _to_faces(rgb, second, size, margin)]
+    return sorted(faces, key=lambda face: -face.score)[: params.max_faces or None]
 
 
 def _to_faces(rgb: np.ndarray, found, aligned_size: int, margin: float) -> list[DetectedFace]:

@@ -3,13 +3,16 @@ metrics."""
 from __future__ import annotations
 
 import asyncio
+import io
 import urllib.request
 
 import grpc
 import numpy as np
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from PIL import Image
 
+from services.face_detection import converters
 from services.face_detection.app import FaceDetectionApp
 from services.face_detection.settings import FaceDetectionSettings
 from tests.support.images import bad_image_cases
@@ -176,26 +179,65 @@ async def test_an_error_quotes_a_huge_caller_string_only_in_part(server, stub, a
     assert await health_status(server.address) == "SERVING"
 
 
-# Two UTKFace chips (face from hairline to chin) the detector misses without a border.
-TIGHT_CHIPS = ("105_1_1_20170112213303693.jpg.chip.jpg", "12_0_0_20170110232735095.jpg.chip.jpg")
+# A face filling the image: the astronaut cut to the box the detector gives her on the whole
+# photo, and 5 % tighter (chin and hairline cut, as on UTKFace's and LFW's chips).
+INSETS = (0.0, 0.05)
 
 
-@pytest.mark.parametrize("pad_share, found", [(0.1, 1), (0.0, 0)])
-async def test_a_face_filling_the_image_is_found_on_a_bordered_copy(
-        detection_models, shared_data, pad_share, found):
-    """no_face_pad_share: where no face is found, detect again on a bordered copy; 0 keeps the
-    old answer. Coordinates are the original image's, inside it."""
-    settings = FaceDetectionSettings(port=0, metrics_port=None, no_face_pad_share=pad_share)
+def cut(jpeg: bytes, box: common_pb2.BoundingBox, inset: float) -> tuple[bytes, np.ndarray]:
+    """PNG of the photo cut to ``box`` shrunk by ``inset`` of its size per side, and the cut's
+    top-left corner in the photo."""
+    width, height = box.x_max - box.x_min, box.y_max - box.y_min
+    left, top = int(box.x_min + inset * width), int(box.y_min + inset * height)
+    right, bottom = int(box.x_max - inset * width), int(box.y_max - inset * height)
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(jpeg)).crop((left, top, right, bottom)).save(buffer, format="PNG")
+    return buffer.getvalue(), np.array([left, top], np.float32)
+
+
+def eye_error(face: common_pb2.Face, eyes: np.ndarray) -> float:
+    """Mean distance of the face's eyes to ``eyes`` (2, 2), over the distance between them."""
+    got = converters.landmarks_from_proto(face.landmarks)[:2]
+    return float(np.linalg.norm(got - eyes, axis=1).mean() / np.linalg.norm(eyes[0] - eyes[1]))
+
+
+@pytest.fixture(scope="module")
+async def tight_chips(stub, astronaut_jpeg) -> list[tuple[bytes, np.ndarray]]:
+    """Each chip's bytes and where the whole photo's detection puts her eyes in it."""
+    face = (await stub.Detect(detect_request(astronaut_jpeg), timeout=30)).faces[0]
+    eyes = converters.landmarks_from_proto(face.landmarks)[:2]
+    chips = [cut(astronaut_jpeg, face.box, inset) for inset in INSETS]
+    return [(content, eyes - corner) for content, corner in chips]
+
+
+async def detect_with_pad_share(share: float, contents: list[bytes]) -> list[fd.DetectResponse]:
+    settings = FaceDetectionSettings(port=0, metrics_port=None, tight_face_pad_share=share)
     async with (running(FaceDetectionApp(settings), settings) as live,
                 grpc.aio.insecure_channel(live.address) as channel):
         stub = face_detection_pb2_grpc.FaceDetectionStub(channel)
-        for chip in TIGHT_CHIPS:
-            content = (shared_data / "utkface" / "images" / chip).read_bytes()
-            reply = await stub.Detect(detect_request(content, aligned_size=112), timeout=60)
-            assert len(reply.faces) == found
-            for face in reply.faces:
-                box, eye = face.box, face.landmarks.left_eye
-                assert 0 <= box.x_min < box.x_max <= reply.image_width
-                assert 0 <= box.y_min < box.y_max <= reply.image_height
-                assert 0 <= eye.x <= reply.image_width and 0 <= eye.y <= reply.image_height
-                assert len(face.aligned.rgb) == 112 * 112 * 3
+        return [await stub.Detect(detect_request(c, aligned_size=112), timeout=60)
+                for c in contents]
+
+
+async def test_a_face_filling_the_image_is_found_and_placed_on_a_bordered_copy(tight_chips):
+    replies = await detect_with_pad_share(0.25, [content for content, _ in tight_chips])
+    for reply in replies:
+        assert len(reply.faces) == 1
+        face = reply.faces[0]
+        box, marks = face.box, converters.landmarks_from_proto(face.landmarks)
+        # the original image's coordinates, inside it: never the border's
+        assert 0 <= box.x_min < box.x_max <= reply.image_width
+        assert 0 <= box.y_min < box.y_max <= reply.image_height
+        assert (marks >= 0).all() and (marks <= (reply.image_width, reply.image_height)).all()
+        assert len(face.aligned.rgb) == 112 * 112 * 3
+    # On the chip cut to her box, her eyes are where the whole photo puts them.
+    assert eye_error(replies[0].faces[0], tight_chips[0][1]) < 0.05
+
+
+async def test_a_pad_share_of_zero_keeps_the_first_looks_answer(tight_chips):
+    cut_to_box, tighter = await detect_with_pad_share(0.0, [c for c, _ in tight_chips])
+    assert len(tighter.faces) == 0
+    face = cut_to_box.faces[0]
+    # The box runs off the image unclipped and the eyes land on her forehead, as before.
+    assert min(face.box.x_min, face.box.y_min) < 0
+    assert eye_error(face, tight_chips[0][1]) > 0.1
