@@ -83,9 +83,9 @@ def scut_groups(root: Path, split: str, log: Log = print, skip: int = 0
             for g in SCUT_GROUPS}
 
 
-def calibration_impostors(head: LinearHead, lfw_val: Faces, scut: dict[str, np.ndarray]
-                          ) -> dict[str, np.ndarray]:
-    held_out = metrics.pair_distances(embed(head, lfw_val.x), lfw_val.subjects)
+def calibration_impostors(head: LinearHead, held_out: metrics.PairDistances,
+                          scut: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Impostor distances per calibration set: held-out LFW's and each SCUT group's."""
     sets = {"lfw_held_out": held_out.impostor}
     for group, x in scut.items():
         distances = metrics.pair_distances(embed(head, x), np.arange(len(x)))
@@ -119,16 +119,11 @@ def train(data_dir: str | None = None, log: Log = print, scut: bool = True) -> L
         unlabelled = np.concatenate(list(pca_faces.values()))
     head = fit_projection(fit.x, fit.subjects, CONFIG, unlabelled)
     calibration = scut_groups(root, "train_60", log) if scut else {}
-    impostors = calibration_impostors(head, val, calibration)
-    table = thresholds(impostors)
     val_pairs = metrics.pair_distances(embed(head, val.x), val.subjects)
+    impostors = calibration_impostors(head, val_pairs, calibration)
+    table = thresholds(impostors)
     head.record.update({
-        "training_data": f"LFW (lfw-identity): {len(np.unique(fit.subjects))} people, "
-                         f"{len(fit.x)} faces" + (f", + {len(unlabelled)} SCUT-FBP5500 train_60 "
-                         "faces in the PCA" if unlabelled is not None else "") + "; calibration: "
-                         f"{len(np.unique(val.subjects))} "
-                         "held-out LFW people" + (" + SCUT-FBP5500 train_60 impostor pairs per "
-                                                 "group" if scut else ""),
+        "training_data": training_data(fit, val, unlabelled),
         "calibration_sets": sorted(impostors),
         "trained": datetime.date.today().isoformat(),
         "identity": identity_block(table, score_calibration(val_pairs)),
@@ -136,6 +131,16 @@ def train(data_dir: str | None = None, log: Log = print, scut: bool = True) -> L
     head.save(WEIGHTS_DIR / EMBEDDING)
     log(f"thresholds by FAR: {table}; wrote {WEIGHTS_DIR / EMBEDDING}.npz/.json")
     return head
+
+
+def training_data(fit: Faces, val: Faces, unlabelled: np.ndarray | None) -> str:
+    """The card's account of what the head was fitted and calibrated on."""
+    people = f"LFW (lfw-identity): {len(np.unique(fit.subjects))} people, {len(fit.x)} faces"
+    calibration = f"calibration: {len(np.unique(val.subjects))} held-out LFW people"
+    if unlabelled is None:
+        return f"{people}; {calibration}"
+    return (f"{people}, + {len(unlabelled)} SCUT-FBP5500 train_60 faces in the PCA; "
+            f"{calibration} + SCUT-FBP5500 train_60 impostor pairs per group")
 
 
 def identity_block(table: dict[str, float], score: dict[str, float]) -> dict[str, Any]:
