@@ -73,7 +73,8 @@ BUILDERS: list[ModelBuilder] = [
                    weights("attributes", name)) for name in attributes_export.SPECS),
     ModelBuilder(trunk.TRUNK, "1", trunk.build, weights("attributes", *TRUNK_HEADS)),
     ModelBuilder(identity_export.EMBEDDING, identity_export.VERSION, identity_export.build,
-                 weights("attributes", identity_export.EMBEDDING)),
+                 (*weights("attributes", identity_export.EMBEDDING),
+                  MODELS_DIR / "attributes" / "weights" / identity_export.COHORT_FILE)),
 ]
 
 

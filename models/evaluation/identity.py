@@ -22,25 +22,24 @@ from typing import Any
 
 import numpy as np
 
-from models.attributes.export import WEIGHTS_DIR
 from models.attributes.features import columns
-from models.attributes.linear import LinearHead
 from models.evaluation.datasets import data_root
 from models.evaluation.publish import publish_metrics
 from models.identity import metrics
 from models.identity.data import folder_set, shared_set
-from models.identity.export import EMBEDDING
-from models.identity.projection import embed, subject_split
+from models.identity.export import EMBEDDING, Embedder, committed, served_embedding
+from models.identity.projection import subject_split
 from models.identity.train import HELD_OUT_SHARE, identity_faces, scut_groups
 
 FACEAPI_THRESHOLD = 0.6
 TARGETS = {"nuaa-identity": 0.95, "lfw-identity": 0.90}  # TAR at FAR 1e-3
 
 
-def embedders(head: LinearHead) -> dict[str, tuple[Any, float]]:
+def embedders() -> dict[str, tuple[Embedder, float]]:
     """name -> (features -> embeddings, served threshold)."""
     descriptor = columns(["recognition.descriptor"])
-    return {EMBEDDING: (lambda x: embed(head, x), head.record["identity"]["threshold"]),
+    head, _ = committed()
+    return {EMBEDDING: (served_embedding(), head.record["identity"]["threshold"]),
             "faceapi_descriptor": (lambda x: x[:, descriptor], FACEAPI_THRESHOLD)}
 
 
@@ -70,11 +69,10 @@ def group_figures(vectors: np.ndarray, threshold: float) -> dict[str, float]:
 
 
 def evaluate(root: Path, folder: Path | None = None, scut: bool = True) -> dict[str, Any]:
-    head = LinearHead.load(WEIGHTS_DIR / EMBEDDING)
     sets = labelled_sets(root, folder)
     groups = scut_impostors(root) if scut and folder is None else {}
     out: dict[str, Any] = {}
-    for model, (transform, threshold) in embedders(head).items():
+    for model, (transform, threshold) in embedders().items():
         figures = {name: metrics.summary(transform(x), s, threshold)
                    for name, (x, s) in sets.items()}
         figures.update({f"scut_test_40_{g}": group_figures(transform(x), threshold)

@@ -26,16 +26,14 @@ from typing import Any
 import numpy as np
 
 from models.attributes import data as attribute_data
-from models.attributes.export import WEIGHTS_DIR
 from models.attributes.features import columns, face_crop
 from models.attributes.landmarks import detect_landmarks
-from models.attributes.linear import LinearHead
 from models.evaluation.datasets import data_root
 from models.identity import metrics
 from models.identity.data import PADS, IdentitySet, shared_set
-from models.identity.export import EMBEDDING
+from models.identity.export import EMBEDDING, Embedder, served_embedding
 from models.identity.nets import NETS, SESSIONS, Net, runner, views
-from models.identity.projection import embed, subject_split
+from models.identity.projection import subject_split
 from models.identity.train import (
     HELD_OUT_SHARE,
     SCUT_GROUPS,
@@ -105,24 +103,24 @@ def unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def identity_vectors(identity: IdentitySet, nets: Sequence[Net], head: LinearHead,
+def identity_vectors(identity: IdentitySet, nets: Sequence[Net], served: Embedder,
                      log: Log = print) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Per model, the vectors of the images whose face was found, their subjects and names."""
     marks = detect_landmarks(identity.paths, identity.name, PADS.get(identity.name, 0.1))
     found = ~np.isnan(marks).any(axis=(1, 2))
     raw = net_embeddings(identity.paths, marks, nets, log)
     vectors = {name: unit(v[found]) for name, v in raw.items()}
-    served = identity_faces(identity, log)  # the pipeline's features, same faces
-    vectors.update(baselines(served.x, head))
+    faces = identity_faces(identity, log)  # the pipeline's features, same faces
+    vectors.update(baselines(faces.x, served))
     return vectors, identity.subjects[found], np.array(identity.names)[identity.subjects[found]]
 
 
-def baselines(x: np.ndarray, head: LinearHead) -> dict[str, np.ndarray]:
+def baselines(x: np.ndarray, served: Embedder) -> dict[str, np.ndarray]:
     return {"faceapi_descriptor": x[:, columns(["recognition.descriptor"])],
-            EMBEDDING: embed(head, x)}
+            EMBEDDING: served(x)}
 
 
-def scut_vectors(root: Path, nets: Sequence[Net], head: LinearHead, log: Log = print
+def scut_vectors(root: Path, nets: Sequence[Net], served: Embedder, log: Log = print
                  ) -> dict[str, dict[str, np.ndarray]]:
     """group -> model -> vectors of SCUT-FBP5500 test_40's first ``SCUT_PER_GROUP`` faces."""
     scut = attribute_data.scut(root)
@@ -132,13 +130,13 @@ def scut_vectors(root: Path, nets: Sequence[Net], head: LinearHead, log: Log = p
     part = scut.subset(scut.index_of(picked))
     marks = detect_landmarks(part.paths, "scut-fbp5500-test_40", 0.0)
     raw = net_embeddings(part.paths, marks, nets, log)
-    served = scut_groups(root, "test_40", log)
+    pipeline = scut_groups(root, "test_40", log)
     out = {}
     for group in SCUT_GROUPS:
         in_group = np.array([p.name.startswith(group) for p in part.paths])
         rows = in_group & ~np.isnan(marks).any(axis=(1, 2))
         out[group] = {name: unit(v[rows]) for name, v in raw.items()}
-        out[group].update(baselines(served[group], head))
+        out[group].update(baselines(pipeline[group], served))
     return out
 
 
@@ -151,13 +149,13 @@ def group_figures(vectors: np.ndarray, threshold: float) -> dict[str, float]:
 
 def compare(root: Path, nets: Sequence[Net], log: Log = print) -> dict[str, Any]:
     """model -> set -> figures (see the module doc)."""
-    head = LinearHead.load(WEIGHTS_DIR / EMBEDDING)
+    served = served_embedding()
     lfw_vectors, lfw_subjects, lfw_names = identity_vectors(
-        shared_set(root, "lfw-identity"), nets, head, log)
+        shared_set(root, "lfw-identity"), nets, served, log)
     held = subject_split(lfw_names, HELD_OUT_SHARE)
     nuaa_vectors, nuaa_subjects, _ = identity_vectors(
-        shared_set(root, "nuaa-identity"), nets, head, log)
-    groups = scut_vectors(root, nets, head, log)
+        shared_set(root, "nuaa-identity"), nets, served, log)
+    groups = scut_vectors(root, nets, served, log)
     out: dict[str, Any] = {}
     for model, vectors in lfw_vectors.items():
         lfw = metrics.summary(vectors[held], lfw_subjects[held], np.inf)

@@ -26,6 +26,7 @@ from scipy.linalg import eigh
 
 from models.attributes.features import columns, nets_of, width
 from models.attributes.linear import LinearHead
+from models.identity.centering import Centering
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,12 @@ def _within_whitening(y: np.ndarray, subjects: np.ndarray, ridge: float) -> np.n
     return vectors @ np.diag(values ** -0.5) @ vectors.T
 
 
-def embed(head: LinearHead, x: np.ndarray) -> np.ndarray:
-    """What the served graph outputs: the projection, L2-normalised."""
+def embed(head: LinearHead, x: np.ndarray, centering: Centering | None = None) -> np.ndarray:
+    """What the served graph outputs: the projection, L2-normalised (then centred on the
+    cohort, when the model has one: ``models.identity.centering``)."""
     out = head.predict(x)
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out if centering is None else centering.apply(out)
 
 
 def subject_split(names: Sequence[str], share: float, salt: str = "identity") -> np.ndarray:

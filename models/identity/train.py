@@ -8,6 +8,8 @@
   join its PCA as unlabelled faces (chosen on LFW's held-out people and the calibration sets:
   same TAR@1e-3 on LFW, a looser strictest-group threshold, so more genuine LFW pairs pass at
   it; docs/models.md).
+- Centre (``models.identity.centering``): the cohort is one face of each fit LFW person plus
+  those unlabelled SCUT faces; every embedding below is the centred one the graph serves.
 - Calibrate (never on the sets the figures are reported on): the distance at each false-accept
   rate is the smallest of the distances that give that rate on the held-out LFW people's
   impostor pairs and on the impostor pairs within each SCUT-FBP5500 train_60 group (every SCUT
@@ -34,8 +36,9 @@ from models.attributes.linear import LinearHead
 from models.attributes.pipeline import Log, path_features, set_features
 from models.evaluation.datasets import data_root
 from models.identity import metrics
+from models.identity.centering import Centering
 from models.identity.data import PADS, IdentitySet, shared_set
-from models.identity.export import EMBEDDING
+from models.identity.export import COHORT_FILE, EMBEDDING
 from models.identity.projection import ProjectionConfig, embed, fit_projection, subject_split
 
 HELD_OUT_SHARE = 0.2
@@ -48,6 +51,9 @@ CONFIG = ProjectionConfig(("facenet.embedding",), pca_dim=256, ridge=3.0)
 IDENTITY_NETS = ("recognition", "facenet")
 SCUT_GROUPS = ("AF", "AM", "CF", "CM")
 SCUT_PER_GROUP = 300  # 44,850 impostor pairs a group: FAR 1e-3 is 45 of them
+# Localized centering (models.identity.centering), chosen on held-out LFW + calibration sets
+# among k 10-400 and strength 0.3-1.2 (docs/models.md).
+CENTERING_K, CENTERING_STRENGTH = 100, 0.8
 
 
 @dataclass(frozen=True)
@@ -83,12 +89,13 @@ def scut_groups(root: Path, split: str, log: Log = print, skip: int = 0
             for g in SCUT_GROUPS}
 
 
-def calibration_impostors(head: LinearHead, held_out: metrics.PairDistances,
-                          scut: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def calibration_impostors(head: LinearHead, centering: Centering | None,
+                          held_out: metrics.PairDistances, scut: dict[str, np.ndarray]
+                          ) -> dict[str, np.ndarray]:
     """Impostor distances per calibration set: held-out LFW's and each SCUT group's."""
     sets = {"lfw_held_out": held_out.impostor}
     for group, x in scut.items():
-        distances = metrics.pair_distances(embed(head, x), np.arange(len(x)))
+        distances = metrics.pair_distances(embed(head, x, centering), np.arange(len(x)))
         sets[f"scut_train_60_{group}"] = distances.impostor
     return sets
 
@@ -118,19 +125,31 @@ def train(data_dir: str | None = None, log: Log = print, scut: bool = True) -> L
         pca_faces = scut_groups(root, "train_60", log, skip=SCUT_PER_GROUP)
         unlabelled = np.concatenate(list(pca_faces.values()))
     head = fit_projection(fit.x, fit.subjects, CONFIG, unlabelled)
+    centering = cohort_centering(head, fit, unlabelled)
     calibration = scut_groups(root, "train_60", log) if scut else {}
-    val_pairs = metrics.pair_distances(embed(head, val.x), val.subjects)
-    impostors = calibration_impostors(head, val_pairs, calibration)
+    val_pairs = metrics.pair_distances(embed(head, val.x, centering), val.subjects)
+    impostors = calibration_impostors(head, centering, val_pairs, calibration)
     table = thresholds(impostors)
     head.record.update({
         "training_data": training_data(fit, val, unlabelled),
+        "centering": centering.describe(),
         "calibration_sets": sorted(impostors),
         "trained": datetime.date.today().isoformat(),
         "identity": identity_block(table, score_calibration(val_pairs)),
     })
     head.save(WEIGHTS_DIR / EMBEDDING)
-    log(f"thresholds by FAR: {table}; wrote {WEIGHTS_DIR / EMBEDDING}.npz/.json")
+    centering.save(WEIGHTS_DIR / COHORT_FILE)
+    log(f"thresholds by FAR: {table}; wrote {WEIGHTS_DIR / EMBEDDING}.npz/.json, {COHORT_FILE}")
     return head
+
+
+def cohort_centering(head: LinearHead, fit: Faces, unlabelled: np.ndarray | None) -> Centering:
+    """The cohort: one face of each LFW person the head was fitted on, plus the unlabelled
+    SCUT faces of its PCA (never a calibration or reported face)."""
+    _, first = np.unique(fit.subjects, return_index=True)
+    faces = fit.x[np.sort(first)] if unlabelled is None else np.concatenate(
+        [unlabelled, fit.x[np.sort(first)]])
+    return Centering.of(embed(head, faces), CENTERING_K, CENTERING_STRENGTH)
 
 
 def training_data(fit: Faces, val: Faces, unlabelled: np.ndarray | None) -> str:

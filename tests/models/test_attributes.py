@@ -169,7 +169,6 @@ def test_the_trunk_equals_each_head_on_one_shared_pass(real_faces) -> None:
     face_embedding_xcloud against its own: one pass of the nets serves every head."""
     from models.attributes import trunk
     from models.identity import export as identity_export
-    from models.identity.projection import embed
 
     for name in (trunk.TRUNK, identity_export.EMBEDDING):
         build.build_one(next(b for b in build.BUILDERS if b.name == name), MODEL_REPOSITORY)
@@ -185,9 +184,8 @@ def test_the_trunk_equals_each_head_on_one_shared_pass(real_faces) -> None:
                 "race": softmax(heads_["race"].predict(x))}
     for output, got in zip(trunk.OUTPUTS, served):
         np.testing.assert_allclose(got, expected[output], atol=2e-3 if output == "age" else 1e-4)
-    identity_head = LinearHead.load(WEIGHTS_DIR / identity_export.EMBEDDING)
     alone = run_graph(identity_export.EMBEDDING, crops)[0]
-    np.testing.assert_allclose(alone, embed(identity_head, x), atol=1e-4)
+    np.testing.assert_allclose(alone, identity_export.served_embedding()(x), atol=1e-4)
 
 
 def run_graph(name: str, crops: np.ndarray) -> list[np.ndarray]:
