@@ -2,7 +2,8 @@
 
 SIFT keypoints (OpenCV) of each enrolled image are stored beside its embedding; a query's
 keypoints are matched against each shortlisted candidate's: Lowe's ratio test on the two
-nearest descriptors, then RANSAC fits a similarity transform (rotation, scale, shift:
+nearest descriptors, kept only when mutual (the candidate point's nearest query point is the
+same one), then RANSAC fits a similarity transform (rotation, scale, shift:
 ``cv2.estimateAffinePartial2D``) and the inliers are counted. Coat patches and face marks of
 one individual line up under one transform; a look-alike's only by chance. Needs no training
 data of the species.
@@ -70,9 +71,8 @@ def inliers(query: LocalFeatures, candidate: LocalFeatures) -> int:
     """Ratio-test matches of ``query`` in ``candidate`` consistent with one similarity."""
     if len(query) < MIN_MATCHES or len(candidate) < 2:
         return 0
-    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(query.descriptors.astype(np.float32),
-                                                 candidate.descriptors.astype(np.float32), k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
+    good = mutual_matches(query.descriptors.astype(np.float32),
+                          candidate.descriptors.astype(np.float32))
     if len(good) < MIN_MATCHES:
         return 0
     source = query.points[[m.queryIdx for m in good]]
@@ -82,3 +82,14 @@ def inliers(query: LocalFeatures, candidate: LocalFeatures) -> int:
     _, mask = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC,
                                           ransacReprojThreshold=RANSAC_PIXELS, maxIters=500)
     return 0 if mask is None else int(mask.sum())
+
+
+def mutual_matches(query: np.ndarray, candidate: np.ndarray) -> list[cv2.DMatch]:
+    """Ratio-test matches whose candidate point's own nearest query point is the same one:
+    a coat of repeated texture gives many one-way matches to one spot, and those are what
+    RANSAC turns into chance inliers between different animals."""
+    matcher = cv2.BFMatcher(cv2.NORM_L2)
+    pairs = matcher.knnMatch(query, candidate, k=2)
+    back = {m.queryIdx: m.trainIdx for m in matcher.match(candidate, query)}
+    return [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance
+            and back.get(p[0].trainIdx) == p[0].queryIdx]
