@@ -57,9 +57,10 @@ from xcloud import names
 TRUNK = names.FACE_TRUNK
 AGE = names.AGE
 FACEAPI_AGE = "faceapi_age"  # face-api's own age layer, read off the trunk's TinyXception
-# The regression heads answer in years (age) and rating points (beauty): the ~1e-4 float32
-# drift of the probabilities (export.TOLERANCE) is ~1e-3 there on random pixels.
-TRUNK_TOLERANCE = 2e-3
+# Per output, in its own unit: probabilities drift ~1e-4 in float32 (export.TOLERANCE), beauty
+# (rating points) ~1e-3 on random pixels, age (years) ~6e-3 since its head was fitted on ~5k
+# faces with a lighter penalty: 1e-2 years is under four days.
+TRUNK_TOLERANCE = {"age": 1e-2, "gender": 2e-3, "race": 2e-3, "beauty": 2e-3}
 
 
 @dataclass(frozen=True)

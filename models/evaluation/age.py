@@ -4,6 +4,8 @@ them (our MTCNN, ``align_face`` at the shared margin, the part's ``reframe``).
 
 Figures: mean absolute error in years (all faces, and per age band), share within 5 years,
 detection rate (faces our detector misses are left out of the errors and counted here).
+Beside it, the face trunk's own age head (what face_attributes serves first, when committed)
+on the same test part, with its MAE per race x gender group.
 
 ``python -m models.evaluation.age --sweep`` also measures gender accuracy (UTKFace and
 SCUT-FBP5500 test_40) and age MAE at several margins: the table the age/gender framing of the
@@ -23,7 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from models.attributes.classify import utk_sets
+from models.attributes.linear import LinearHead
+from models.attributes.train_age import TARGET_GROUP_MAE
+from models.attributes.train_age import TARGET_MAE as TRUNK_TARGET_MAE
+from models.attributes.train_age import age_figures as trunk_age_figures
+from models.attributes.trunk import AGE, WEIGHTS_DIR
 from models.evaluation.datasets import data_root
+from models.evaluation.fairness import format_table
 from models.evaluation.publish import publish_metrics
 from models.faceapi.evaluation import (
     LabelledFace,
@@ -37,6 +46,7 @@ from services.runtime.alignment import SHARED_CROP_MARGIN, reframe
 from xcloud import names
 
 MODEL = names.FACEAPI_AGE_GENDER
+TRUNK = names.FACE_TRUNK
 # years on UTKFace's held-out part: a regression guard (measured 5.3; none published)
 TARGET_MAE = 6.0
 BANDS = ((0, 13), (13, 20), (20, 40), (40, 60), (60, 130))
@@ -80,6 +90,17 @@ async def evaluate(root: Path, limit: int | None = None) -> dict[str, Any]:
             **age_figures(faces, years)}
 
 
+def trunk_age(root: Path, limit: int | None = None) -> dict[str, Any] | None:
+    """The trunk's age head on UTKFace's test part, from the training pipeline's features (the
+    trunk graph computes the same: tests/models/test_attributes.py); None where no head is
+    committed (the trunk then serves face-api's age layer, measured above)."""
+    stem = WEIGHTS_DIR / AGE
+    if not stem.with_suffix(".npz").is_file():
+        return None
+    sf, _, test = utk_sets(root, limit=limit, with_train=False)
+    return trunk_age_figures(LinearHead.load(stem), sf, test)
+
+
 async def sweep(root: Path, margins: Sequence[float],
                 limit: int | None = None) -> list[dict[str, Any]]:
     """Age MAE and gender accuracy of face-api's net at each margin, on the same crops."""
@@ -118,6 +139,17 @@ def print_table(figures: dict[str, Any]) -> None:
         print(f"{f'MAE ages {low}-{high - 1}':<22}{figures[f'mae_{low}_{high - 1}']:>8.2f}")
 
 
+def print_trunk(figures: dict[str, Any]) -> None:
+    mark = "ok" if figures["mae"] <= TRUNK_TARGET_MAE else "MISSED"
+    worst = figures["by_group"]["worst_value"]
+    group_mark = "ok" if worst <= TARGET_GROUP_MAE else "MISSED"
+    print(f"\n{TRUNK} age head on {figures['test_faces']} faces "
+          f"({figures['faces_missed']} missed): MAE {figures['mae']:.2f} target <= "
+          f"{TRUNK_TARGET_MAE} {mark}; worst group {worst:.2f} target <= {TARGET_GROUP_MAE} "
+          f"{group_mark}")
+    print(format_table(f"{TRUNK} age MAE", figures["by_group"], " y"))
+
+
 def print_sweep(rows: list[dict[str, Any]]) -> None:
     print(f"{'margin':>7}{'UTK age MAE':>13}{'UTK gender':>12}{'SCUT gender':>13}{'UTK black':>11}")
     for r in rows:
@@ -130,12 +162,17 @@ def main(data: str | None = None, as_json: bool = False, limit: int | None = Non
          write_card: bool = True) -> int:
     figures = asyncio.run(evaluate(data_root(data), limit))
     figures["date"] = datetime.date.today().isoformat()
+    trunk = trunk_age(data_root(data), limit)
     if write_card and limit is None:
         publish_metrics([MODEL], {"age_utkface": figures})
+        if trunk is not None:
+            publish_metrics([TRUNK], {"age_utkface": {**trunk, "date": figures["date"]}})
     if as_json:
-        print(json.dumps(figures))
+        print(json.dumps({**figures, "trunk": trunk}))
     else:
         print_table(figures)
+        if trunk is not None:
+            print_trunk(trunk)
     return 0 if figures["mae"] <= TARGET_MAE else 1
 
 
