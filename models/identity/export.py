@@ -1,5 +1,5 @@
 """``face_embedding_xcloud``: the identity head alone on the nets it reads, as ONE ONNX graph
-for the identity service (the face trunk carries the same head for face_attributes).
+for the identity service (FACE collections) and face_attributes (its `embedding` part).
 
 Input ``input``: (batch, 3, 224, 224) float32 RGB 0..255 of the face aligned at margin
 ``INPUT_MARGIN``; output ``embedding`` (batch, D), L2-normalised, centred on the committed
