@@ -28,9 +28,8 @@ import torch
 
 from benchmarks.face_views import EMBEDDING, EXPRESSION, face_rows
 from models.attributes import trunk
-from models.attributes.export import WEIGHTS_DIR
-from models.attributes.linear import LinearHead
 from models.faceapi import export as faceapi_export
+from models.identity import export as identity_export
 from models.identity.export import EmbeddingNet
 from models.mtcnn.export import SPECS as MTCNN_SPECS
 from models.mtcnn.nets import load_net
@@ -51,7 +50,7 @@ def load_nets() -> dict[str, torch.nn.Module]:
     nets = {spec.model: load_net(kind, str(fetch_file(FACENET_PYTORCH, spec.member)))
             for kind, spec in MTCNN_SPECS.items()}
     nets[trunk.TRUNK] = trunk.FaceTrunk(trunk.committed_heads()).eval()
-    nets[EMBEDDING] = EmbeddingNet(LinearHead.load(WEIGHTS_DIR / EMBEDDING)).eval()
+    nets[EMBEDDING] = EmbeddingNet(*identity_export.committed()).eval()
     nets[EXPRESSION] = faceapi_export.load_net(faceapi_export.SPECS[EXPRESSION])
     return nets
 
