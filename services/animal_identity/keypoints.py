@@ -71,12 +71,10 @@ def inliers(query: LocalFeatures, candidate: LocalFeatures) -> int:
     """Ratio-test matches of ``query`` in ``candidate`` consistent with one similarity."""
     if len(query) < MIN_MATCHES or len(candidate) < 2:
         return 0
-    good = mutual_matches(query.descriptors.astype(np.float32),
-                          candidate.descriptors.astype(np.float32))
-    if len(good) < MIN_MATCHES:
+    rows, cols = mutual_matches(query.descriptors, candidate.descriptors)
+    if len(rows) < MIN_MATCHES:
         return 0
-    source = query.points[[m.queryIdx for m in good]]
-    target = candidate.points[[m.trainIdx for m in good]]
+    source, target = query.points[rows], candidate.points[cols]
     # fixed seed inside OpenCV's RANSAC: the same pair always gets the same count
     cv2.setRNGSeed(0)
     _, mask = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC,
@@ -84,12 +82,16 @@ def inliers(query: LocalFeatures, candidate: LocalFeatures) -> int:
     return 0 if mask is None else int(mask.sum())
 
 
-def mutual_matches(query: np.ndarray, candidate: np.ndarray) -> list[cv2.DMatch]:
-    """Ratio-test matches whose candidate point's own nearest query point is the same one:
-    a coat of repeated texture gives many one-way matches to one spot, and those are what
-    RANSAC turns into chance inliers between different animals."""
-    matcher = cv2.BFMatcher(cv2.NORM_L2)
-    pairs = matcher.knnMatch(query, candidate, k=2)
-    back = {m.queryIdx: m.trainIdx for m in matcher.match(candidate, query)}
-    return [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance
-            and back.get(p[0].trainIdx) == p[0].queryIdx]
+def mutual_matches(query: np.ndarray, candidate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(query rows, candidate rows) of the ratio-test matches whose candidate point's own
+    nearest query point is the same one: a coat of repeated texture gives many one-way matches
+    to one spot, and those are what RANSAC turns into chance inliers between different animals.
+    Both directions read one matrix of squared distances (one product of the descriptors)."""
+    q, c = query.astype(np.float32), candidate.astype(np.float32)
+    squared = (q * q).sum(1)[:, None] + (c * c).sum(1)[None, :] - 2.0 * (q @ c.T)
+    distance = np.sqrt(np.maximum(squared, 0.0))
+    two = np.argpartition(distance, 1, axis=1)[:, :2]  # column 0: the nearest, 1: the next
+    rows, nearest = np.arange(len(q)), two[:, 0]
+    ratio_ok = distance[rows, nearest] < RATIO * distance[rows, two[:, 1]]
+    keep = ratio_ok & (distance.argmin(axis=0)[nearest] == rows)
+    return rows[keep], nearest[keep]
