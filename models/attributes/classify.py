@@ -83,8 +83,7 @@ def utk_sets(root: Path, log: Log = print, limit: int | None = None, with_train:
     utk = data.utkface(root)
     is_test = np.array([utk_is_test(p) for p in utk.paths])
     test = np.flatnonzero(is_test)
-    train = data.balanced(utk, np.flatnonzero(~is_test), UTK_PER_RACE) if with_train else (
-        np.arange(0))
+    train = data.balanced(utk, np.flatnonzero(~is_test & with_train), UTK_PER_RACE)
     if limit is not None:  # detect only what is evaluated
         utk, test, train = utk.subset(test[:limit]), np.arange(min(limit, len(test))), np.arange(0)
     return utk_set_features(utk, train, test, UTKFACE_PAD, log=log), train, test

@@ -25,11 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from models.attributes import train_age
 from models.attributes.classify import utk_sets
 from models.attributes.linear import LinearHead
-from models.attributes.train_age import TARGET_GROUP_MAE
-from models.attributes.train_age import TARGET_MAE as TRUNK_TARGET_MAE
-from models.attributes.train_age import age_figures as trunk_age_figures
 from models.attributes.trunk import AGE, WEIGHTS_DIR
 from models.evaluation.datasets import data_root
 from models.evaluation.fairness import format_table
@@ -98,7 +96,7 @@ def trunk_age(root: Path, limit: int | None = None) -> dict[str, Any] | None:
     if not stem.with_suffix(".npz").is_file():
         return None
     sf, _, test = utk_sets(root, limit=limit, with_train=False)
-    return trunk_age_figures(LinearHead.load(stem), sf, test)
+    return train_age.age_figures(LinearHead.load(stem), sf, test)
 
 
 async def sweep(root: Path, margins: Sequence[float],
@@ -132,7 +130,7 @@ def _black_share(crops: Sequence[np.ndarray | None], margin: float, size: int) -
 def print_table(figures: dict[str, Any]) -> None:
     print(f"face-api age on {figures['images']} UTKFace test faces (margin {figures['margin']}, "
           f"{figures['input_size']} px); detection rate {figures['detection_rate']:.4f}")
-    mark = "ok" if figures["mae"] <= TARGET_MAE else "MISSED"
+    mark = _mark(figures["mae"] <= TARGET_MAE)
     print(f"{'MAE (years)':<22}{figures['mae']:>8.2f}  target <= {TARGET_MAE}  {mark}")
     print(f"{'within 5 years':<22}{figures['within_5_years']:>8.4f}")
     for low, high in BANDS:
@@ -140,14 +138,17 @@ def print_table(figures: dict[str, Any]) -> None:
 
 
 def print_trunk(figures: dict[str, Any]) -> None:
-    mark = "ok" if figures["mae"] <= TRUNK_TARGET_MAE else "MISSED"
+    target, group_target = train_age.TARGET_MAE, train_age.TARGET_GROUP_MAE
     worst = figures["by_group"]["worst_value"]
-    group_mark = "ok" if worst <= TARGET_GROUP_MAE else "MISSED"
     print(f"\n{TRUNK} age head on {figures['test_faces']} faces "
-          f"({figures['faces_missed']} missed): MAE {figures['mae']:.2f} target <= "
-          f"{TRUNK_TARGET_MAE} {mark}; worst group {worst:.2f} target <= {TARGET_GROUP_MAE} "
-          f"{group_mark}")
+          f"({figures['faces_missed']} missed): MAE {figures['mae']:.2f} target <= {target} "
+          f"{_mark(figures['mae'] <= target)}; worst group {worst:.2f} target <= "
+          f"{group_target} {_mark(worst <= group_target)}")
     print(format_table(f"{TRUNK} age MAE", figures["by_group"], " y"))
+
+
+def _mark(met: bool) -> str:
+    return "ok" if met else "MISSED"
 
 
 def print_sweep(rows: list[dict[str, Any]]) -> None:
@@ -160,9 +161,10 @@ def print_sweep(rows: list[dict[str, Any]]) -> None:
 
 def main(data: str | None = None, as_json: bool = False, limit: int | None = None,
          write_card: bool = True) -> int:
-    figures = asyncio.run(evaluate(data_root(data), limit))
+    root = data_root(data)
+    figures = asyncio.run(evaluate(root, limit))
     figures["date"] = datetime.date.today().isoformat()
-    trunk = trunk_age(data_root(data), limit)
+    trunk = trunk_age(root, limit)
     if write_card and limit is None:
         publish_metrics([MODEL], {"age_utkface": figures})
         if trunk is not None:
